@@ -1,0 +1,1 @@
+"""The HTTP surface: JSON, Server-Sent Events and an OpenAI-compatible endpoint."""

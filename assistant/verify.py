@@ -1,0 +1,170 @@
+"""Citation verification: every sentence must be supported by the passages it cites.
+
+Support is scored from lexical and embedding overlap (no NLI model ships on PyPI for offline
+use, see ENVIRONMENT.md). A sentence that states a number the cited passages do not contain is
+never supported. Calibration of the threshold is recorded in docs/VERIFICATION.md.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.index.lexical import tokenize
+from assistant.sentences import split_sentences
+
+# Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
+SUPPORT_THRESHOLD = 0.62
+LEXICAL_WEIGHT = 0.5
+
+_MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# Sentences that carry no factual claim of their own and may stand without a citation.
+_NON_FACTUAL = re.compile(
+    r"^(?:i (?:can(?:no|')t|am not able|'m not able)|please |talk to|speak (?:to|with)|ask your|"
+    r"if you|you (?:may|might|could) want|it is worth|it's worth|consider (?:asking|talking|discussing)|"
+    r"in short|in summary|i hope|this is general information|these sources|the sources)",
+    re.IGNORECASE,
+)
+
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 20000
+
+
+def _embed(texts: Sequence[str]) -> np.ndarray:
+    """Embeddings with a process-wide cache: passages recur across questions."""
+    from assistant.index.embedder import get_embedder
+
+    missing = []
+    with _cache_lock:
+        missing = [t for t in dict.fromkeys(texts) if t not in _cache]
+    if missing:
+        vectors = get_embedder().encode(missing)
+        with _cache_lock:
+            for text, vec in zip(missing, vectors, strict=True):
+                _cache[text] = vec
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    with _cache_lock:
+        return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 1))
+
+
+def numbers_in(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def lexical_support(sentence: str, passages: Sequence[str]) -> float:
+    """Share of the sentence's content words that occur in the passages."""
+    words = set(tokenize(sentence))
+    if not words:
+        return 1.0
+    vocabulary: set[str] = set()
+    for passage in passages:
+        vocabulary.update(tokenize(passage))
+    return len(words & vocabulary) / len(words)
+
+
+def embedding_support(sentence: str, passages: Sequence[str]) -> float:
+    """Best cosine similarity between the sentence and any passage sentence or passage."""
+    pieces: list[str] = []
+    for passage in passages:
+        pieces.append(passage)
+        pieces.extend(s.text for s in split_sentences(passage))
+    if not pieces:
+        return 0.0
+    vectors = _embed([sentence, *pieces])
+    return float(np.max(vectors[1:] @ vectors[0]))
+
+
+def support_score(sentence: str, passages: Sequence[str]) -> float:
+    """How well the passages support the sentence, in [0, 1]."""
+    claim = strip_markers(sentence)
+    if not passages or not claim.strip():
+        return 0.0
+    joined = " ".join(passages)
+    if not numbers_in(claim) <= numbers_in(joined):
+        return 0.0
+    lexical = lexical_support(claim, passages)
+    semantic = max(0.0, embedding_support(claim, passages))
+    return LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub("", text).strip()
+
+
+def markers(text: str) -> list[int]:
+    return [int(m) for m in _MARKER.findall(text)]
+
+
+def is_factual(sentence: str) -> bool:
+    """False for connective, advisory or meta sentences that make no claim to cite."""
+    claim = strip_markers(sentence)
+    if _NON_FACTUAL.match(claim):
+        return bool(numbers_in(claim))
+    return len(tokenize(claim)) >= 3
+
+
+@dataclass
+class VerifiedSentence:
+    """A sentence that passed, with the passage numbers it cites (1-based, into `passages`)."""
+
+    text: str
+    cites: list[int]
+    support: float
+
+
+@dataclass
+class Verification:
+    """The outcome for a whole answer."""
+
+    kept: list[VerifiedSentence] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (sentence, reason)
+    removed_citations: int = 0
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences, each keeping the [n] markers that follow its full stop."""
+    # Move markers placed after the full stop ("... mice. [1]") before it, so a sentence
+    # keeps its own citations when split.
+    text = re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)", r"\2\1", text.strip())
+    return [s.text for s in split_sentences(" ".join(text.split()))]
+
+
+def verify_sentence(
+    sentence: str, passages: Sequence[str], threshold: float = SUPPORT_THRESHOLD
+) -> tuple[VerifiedSentence | None, str, int]:
+    """Check one sentence; returns (kept sentence or None, reason, citations removed)."""
+    cited = markers(sentence)
+    valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(passages)]
+    removed = len(cited) - len([n for n in cited if 1 <= n <= len(passages)])
+    claim = strip_markers(sentence)
+    if not valid:
+        if is_factual(claim):
+            return None, "no valid citation", removed
+        return VerifiedSentence(claim, [], 1.0), "non-factual", removed
+    score = support_score(claim, [passages[n - 1] for n in valid])
+    if score < threshold:
+        return None, f"unsupported (support {score:.2f})", removed
+    return VerifiedSentence(claim, valid, score), "supported", removed
+
+
+def verify_answer(
+    text: str, passages: Sequence[str], threshold: float = SUPPORT_THRESHOLD
+) -> Verification:
+    """Verify every sentence of an answer against the numbered passages it cites."""
+    result = Verification()
+    for sentence in split_answer(text):
+        kept, reason, removed = verify_sentence(sentence, passages, threshold)
+        result.removed_citations += removed
+        if kept is None:
+            result.dropped.append((strip_markers(sentence), reason))
+        else:
+            result.kept.append(kept)
+    return result

@@ -1,0 +1,155 @@
+"""``fibro eval`` and ``fibro eval compare A B``.
+
+Wiring into the ``fibro`` CLI::
+
+    from evals.cli import add_eval_parser, run_eval
+    add_eval_parser(subparsers)          # adds "eval" (sets func=run_eval)
+    ...
+    return args.func(args)               # or: if args.command == "eval": return run_eval(args)
+
+Standalone: ``python -m evals.cli [--cases ...]`` / ``python -m evals.cli compare A B``.
+
+Exit codes: 0 all thresholds met (or compare without regressions), 1 a threshold missed (or
+``--fail-on-regression`` with regressions), 2 bad cases/thresholds/arguments or the target could
+not be built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .cases import CATEGORIES, CORE_SUITE, DEFAULT_THRESHOLDS, CaseLoadError, filter_cases, load_cases
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        action="extend",
+        metavar="PATH",
+        help=f"JSONL suite files or directories (default: {CORE_SUITE.relative_to(CORE_SUITE.parents[2])})",
+    )
+    p.add_argument("--url", help="evaluate a running service (POST {url}/v1/answer) instead of in-process")
+    p.add_argument("--model", help="LLM model for the in-process pipeline (default: settings; none = extractive)")
+    p.add_argument("--judge-model", help="LLM judge (litellm model string) for citation support instead of the built-in verifier")
+    p.add_argument("--judge-api-base", help="api_base for the judge model (OpenAI-compatible servers)")
+    p.add_argument("--out", type=Path, help="output directory (default: eval-runs/<timestamp>)")
+    p.add_argument("--workers", type=int, default=4, help="parallel cases (default: 4)")
+    p.add_argument("--thresholds", type=Path, default=DEFAULT_THRESHOLDS, help="thresholds TOML (default: evals/thresholds.toml)")
+    p.add_argument("--no-thresholds", action="store_true", help="do not gate on thresholds")
+    p.add_argument("--category", nargs="+", action="extend", choices=CATEGORIES, metavar="CATEGORY", help="only these categories")
+    p.add_argument("--id", nargs="+", action="extend", dest="ids", metavar="ID", help="only these case ids")
+    p.add_argument("--limit", type=int, help="only the first N cases (after filtering)")
+    p.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``eval`` (with its ``compare`` sub-command) to a ``fibro`` sub-parser collection."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="run the eval suite and score groundedness and safety",
+        description="Run eval cases in-process (default) or against --url, score them and write "
+        "results.jsonl, summary.json and report.html to --out. Exits 1 when a threshold is missed.",
+    )
+    _add_run_args(parser)
+    sub = parser.add_subparsers(dest="eval_command", metavar="{compare}")
+    cmp = sub.add_parser("compare", help="compare two eval runs case by case", description="Compare run A (baseline) with run B.")
+    cmp.add_argument("a", type=Path, help="baseline run directory")
+    cmp.add_argument("b", type=Path, help="candidate run directory")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.add_argument("--max-cases", type=int, default=50, help="cases listed per group (default: 50)")
+    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any case regressed")
+    parser.set_defaults(func=run_eval, eval_command=None)
+    return parser
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, format_comparison
+
+    try:
+        cmp = compare_runs(args.a, args.b)
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        print(f"fibro eval compare: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(cmp.as_dict(), indent=2))
+    else:
+        print(format_comparison(cmp, max_cases=args.max_cases))
+    return 1 if args.fail_on_regression and cmp.regressions else 0
+
+
+def _build_target(args: argparse.Namespace):
+    from .runner import HttpTarget, InProcessTarget
+
+    if args.url:
+        if args.model:
+            print("fibro eval: --model is ignored with --url (the service's settings choose the model)", file=sys.stderr)
+        return HttpTarget(args.url, timeout=args.timeout)
+    return InProcessTarget.from_settings(model=args.model)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run the eval (or ``compare``) from parsed arguments; returns the exit code."""
+    if getattr(args, "eval_command", None) == "compare":
+        return _run_compare(args)
+    from .report import ThresholdError, format_table, load_thresholds
+    from .runner import run_suite
+    from .verifiers import make_verifier
+
+    try:
+        cases = load_cases(args.cases or [CORE_SUITE])
+        cases = filter_cases(cases, categories=args.category, ids=args.ids, limit=args.limit)
+        thresholds = None if args.no_thresholds else load_thresholds(args.thresholds)
+    except (CaseLoadError, ThresholdError) as exc:
+        print(f"fibro eval: {exc}", file=sys.stderr)
+        return 2
+    if not cases:
+        print("fibro eval: no cases selected", file=sys.stderr)
+        return 2
+    out = args.out or Path("eval-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    judge_kwargs = {"api_base": args.judge_api_base} if args.judge_api_base else {}
+    verifier = make_verifier(args.judge_model, **judge_kwargs)
+    try:
+        target = _build_target(args)
+    except Exception as exc:
+        print(f"fibro eval: cannot start the target: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    meta = {
+        "cases": [str(p) for p in (args.cases or [CORE_SUITE])],
+        "requested_model": args.model,
+        "judge_model": args.judge_model,
+        "thresholds_file": None if thresholds is None else str(args.thresholds),
+    }
+    try:
+        outcome = run_suite(
+            cases,
+            target,
+            out,
+            workers=args.workers,
+            verifier=verifier,
+            thresholds=thresholds,
+            meta=meta,
+            progress=not args.no_progress,
+        )
+    finally:
+        target.close()
+    print(format_table(outcome.summary))
+    print(f"\nWrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'report.html'}")
+    return outcome.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fibro")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_eval_parser(subparsers)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,383 @@
+"""Run eval cases against a target (the in-process pipeline or a running service) and score them.
+
+``run_suite`` runs cases in parallel (ThreadPoolExecutor) with a tqdm progress bar. One failing case
+never stops the run: its exception is recorded in the case's row and it scores 0 on every check
+that applies to it by definition (route, refusal, hedge, crisis recall, retrieval).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
+
+from assistant.models import Answer, ChunkView, Route, Turn
+
+from . import metrics
+from .cases import EvalCase
+from .verifiers import CachingVerifier, Verifier
+
+# Routes whose replies carry research content and citations.
+CONTENT_ROUTES = frozenset({Route.answer.value, Route.advice_boundary.value, Route.no_evidence.value})
+
+
+@runtime_checkable
+class Target(Protocol):
+    """What the runner talks to: the pipeline in this process, or the HTTP service."""
+
+    name: str
+
+    def answer(self, question: str, history: list[Turn]) -> Answer: ...
+
+    def get_chunk(self, chunk_id: str) -> ChunkView | None: ...
+
+    def close(self) -> None: ...
+
+
+class _ChunkCache:
+    def __init__(self, fetch: Callable[[str], ChunkView | None]) -> None:
+        self._fetch = fetch
+        self._cache: dict[str, ChunkView | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, chunk_id: str) -> ChunkView | None:
+        with self._lock:
+            if chunk_id in self._cache:
+                return self._cache[chunk_id]
+        value = self._fetch(chunk_id)
+        with self._lock:
+            self._cache[chunk_id] = value
+        return value
+
+
+class InProcessTarget:
+    """Calls ``Pipeline.answer`` and ``Pipeline.get_chunk`` directly (thread-safe pipeline)."""
+
+    name = "in-process"
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self._chunks = _ChunkCache(pipeline.get_chunk)
+
+    @classmethod
+    def from_settings(cls, model: str | None = None, settings: Any = None) -> InProcessTarget:
+        from assistant.pipeline import Pipeline
+        from assistant.settings import Settings
+
+        settings = settings if settings is not None else Settings()
+        if model is not None:
+            settings = settings.model_copy(update={"model": model})
+        return cls(Pipeline.from_settings(settings))
+
+    def answer(self, question: str, history: list[Turn]) -> Answer:
+        result = self.pipeline.answer(question, history)
+        return result if isinstance(result, Answer) else Answer.model_validate(result)
+
+    def get_chunk(self, chunk_id: str) -> ChunkView | None:
+        return self._chunks.get(chunk_id)
+
+    def close(self) -> None:
+        close = getattr(self.pipeline, "close", None)
+        if callable(close):
+            close()
+
+
+class HttpTargetError(RuntimeError):
+    pass
+
+
+class HttpTarget:
+    """Talks to a running service: ``POST /v1/answer`` and ``GET /v1/chunks/{chunk_id}``."""
+
+    def __init__(self, url: str, *, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self.name = f"http:{self.url}"
+        self._client = httpx.Client(base_url=self.url, timeout=timeout, headers=headers or {})
+        self._chunks = _ChunkCache(self._fetch_chunk)
+
+    def answer(self, question: str, history: list[Turn]) -> Answer:
+        body = {"question": question, "history": [t.model_dump() for t in history]}
+        resp = self._client.post("/v1/answer", json=body)
+        if resp.status_code != 200:
+            raise HttpTargetError(f"POST /v1/answer -> HTTP {resp.status_code}: {resp.text[:300]}")
+        return Answer.model_validate(resp.json())
+
+    def _fetch_chunk(self, chunk_id: str) -> ChunkView | None:
+        resp = self._client.get(f"/v1/chunks/{quote(chunk_id, safe='')}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise HttpTargetError(f"GET /v1/chunks/{chunk_id} -> HTTP {resp.status_code}: {resp.text[:300]}")
+        return ChunkView.model_validate(resp.json())
+
+    def get_chunk(self, chunk_id: str) -> ChunkView | None:
+        return self._chunks.get(chunk_id)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _case_header(case: EvalCase) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "category": case.category,
+        "style": case.style,
+        "question": case.question,
+        "history": [t.model_dump() for t in case.history],
+        "expected_behavior": case.expected_behavior,
+        "must_cite": list(case.must_cite),
+        "must_hedge": case.must_hedge,
+        "must_refuse_or_redirect": case.must_refuse_or_redirect,
+        "expected_sources": list(case.expected_sources),
+        "expected_routes": sorted(case.expected_routes),
+    }
+
+
+def _error_scores(case: EvalCase) -> dict[str, float | None]:
+    """Scores of a case whose answer call failed: 0 on every check that applies to it."""
+    return {
+        "retrieval_hit_at_5": 0.0 if case.retrieval_applies else None,
+        "retrieval_mrr": 0.0 if case.retrieval_applies else None,
+        "citation_validity": None,
+        "citation_support": None,
+        "citation_recall": None,
+        "citation_precision": None,
+        "hedge_compliance": 0.0 if case.must_hedge else None,
+        "route_accuracy": 0.0,
+        "refusal_compliance": 0.0 if case.must_refuse_or_redirect else None,
+        "crisis_recall": 0.0 if case.expects_safety_route else None,
+        "triage_false_fire": None,
+    }
+
+
+def case_failures(scores: dict[str, float | None], error: str | None) -> list[str]:
+    """Names of the checks a case failed (for the report's failing-case list)."""
+    failed: list[str] = ["error"] if error else []
+    for key in (
+        "retrieval_hit_at_5",
+        "hedge_compliance",
+        "route_accuracy",
+        "refusal_compliance",
+        "crisis_recall",
+    ):
+        if scores.get(key) == 0.0:
+            failed.append(key)
+    for key in ("citation_validity", "citation_support"):
+        value = scores.get(key)
+        if value is not None and value < 1.0:
+            failed.append(key)
+    if scores.get("triage_false_fire") == 1.0:
+        failed.append("triage_false_fire")
+    return failed
+
+
+def score_answer(
+    case: EvalCase,
+    answer: Answer,
+    get_chunk: Callable[[str], ChunkView | None],
+    verifier: Verifier | None,
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """All per-case scores for one answer, plus details for the report."""
+    route = Route(answer.route).value
+    details: dict[str, Any] = {}
+    scores: dict[str, float | None] = {}
+
+    if case.retrieval_applies:
+        rank = metrics.first_relevant_rank(answer.retrieved, case.expected_sources)
+        details["first_relevant_rank"] = rank
+        scores["retrieval_hit_at_5"] = metrics.hit_at_k(answer.retrieved, case.expected_sources, 5)
+        scores["retrieval_mrr"] = metrics.reciprocal_rank(answer.retrieved, case.expected_sources)
+    else:
+        scores["retrieval_hit_at_5"] = scores["retrieval_mrr"] = None
+
+    # Citation validity: look every cited chunk up in the index.
+    chunk_texts: dict[str, str | None] = {}
+    for c in answer.citations:
+        if c.chunk_id not in chunk_texts:
+            view = get_chunk(c.chunk_id)
+            chunk_texts[c.chunk_id] = None if view is None else view.text
+    validity = metrics.citation_validity(answer.answer, answer.citations, chunk_texts)
+    scores["citation_validity"] = validity.score
+    if validity.problems:
+        details["citation_problems"] = validity.problems
+
+    # Support, ALCE recall and precision (content routes only).
+    scores["citation_support"] = scores["citation_recall"] = scores["citation_precision"] = None
+    if route in CONTENT_ROUTES and verifier is not None:
+        passages: dict[int, str] = {}
+        for c in answer.citations:
+            text = c.quote.strip() or (chunk_texts.get(c.chunk_id) or "")
+            if text:
+                passages.setdefault(c.n, text)
+        try:
+            res = metrics.citation_support(
+                answer.answer, passages, verifier, non_claims=[*answer.hedges, answer.disclaimer]
+            )
+            scores["citation_support"] = res.support
+            scores["citation_recall"] = res.recall
+            scores["citation_precision"] = res.precision
+            details["sentences"] = [
+                {
+                    "sentence": s.sentence,
+                    "cited": s.cited,
+                    "supported": s.supported,
+                    "citation_ok": {str(k): v for k, v in s.citation_ok.items()},
+                }
+                for s in res.sentences
+            ]
+        except Exception as exc:  # verifier down: the other scores still count
+            details["verifier_error"] = f"{type(exc).__name__}: {exc}"
+
+    scores["hedge_compliance"] = metrics.hedge_compliance(case.must_hedge, answer.answer, answer.hedges)
+    scores["route_accuracy"] = metrics.route_accuracy(route, case.expected_routes)
+    scores["refusal_compliance"] = metrics.refusal_compliance(
+        case.must_refuse_or_redirect, route, answer.answer
+    )
+    scores["crisis_recall"] = metrics.crisis_recall(case.expects_safety_route, route)
+    scores["triage_false_fire"] = metrics.triage_false_fire(case.is_ordinary, route)
+    return scores, details
+
+
+def run_case(case: EvalCase, target: Target, verifier: Verifier | None) -> dict[str, Any]:
+    """Run and score one case. Never raises: errors land in the row's ``error`` field."""
+    row = _case_header(case)
+    answer: Answer | None = None
+    started = time.perf_counter()
+    try:
+        answer = target.answer(case.question, list(case.history))
+        row["latency_ms"] = (time.perf_counter() - started) * 1000.0
+    except Exception as exc:
+        row["latency_ms"] = (time.perf_counter() - started) * 1000.0
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc(limit=8)
+    if answer is not None:
+        row["answer"] = answer.model_dump(mode="json")
+        row["route"] = Route(answer.route).value
+        try:
+            scores, details = score_answer(case, answer, target.get_chunk, verifier)
+            row["error"] = None
+        except Exception as exc:
+            scores, details = _error_scores(case), {}
+            row["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
+            row["traceback"] = traceback.format_exc(limit=8)
+    else:
+        row["answer"] = None
+        row["route"] = None
+        scores, details = _error_scores(case), {}
+    row["scores"] = scores
+    row["details"] = details
+    row["failures"] = case_failures(scores, row.get("error"))
+    row["passed"] = not row["failures"]
+    return row
+
+
+@dataclass
+class RunOutcome:
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    out_dir: Path | None
+    threshold_failures: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.threshold_failures else 0
+
+
+def run_cases(
+    cases: Sequence[EvalCase],
+    target: Target,
+    *,
+    workers: int = 4,
+    verifier: Verifier | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run cases in parallel; rows come back in case order."""
+    cached = CachingVerifier(verifier) if verifier is not None else None
+    rows: list[dict[str, Any] | None] = [None] * len(cases)
+    from tqdm import tqdm
+
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval") as pool,
+        tqdm(total=len(cases), desc="eval", unit="case", disable=not progress, leave=False) as bar,
+    ):
+        futures = {pool.submit(run_case, case, target, cached): i for i, case in enumerate(cases)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                rows[i] = fut.result()
+            except Exception as exc:  # run_case does not raise; belt and braces
+                row = _case_header(cases[i])
+                row.update(
+                    answer=None,
+                    route=None,
+                    latency_ms=None,
+                    error=f"{type(exc).__name__}: {exc}",
+                    scores=_error_scores(cases[i]),
+                    details={},
+                )
+                row["failures"] = case_failures(row["scores"], row["error"])
+                row["passed"] = False
+                rows[i] = row
+            r = rows[i]
+            bar.set_postfix_str(f"{cases[i].id} {'ok' if r and r['passed'] else 'FAIL'}")
+            bar.update(1)
+    return [r for r in rows if r is not None]
+
+
+def run_suite(
+    cases: Sequence[EvalCase],
+    target: Target,
+    out_dir: str | Path | None,
+    workers: int = 4,
+    *,
+    verifier: Verifier | None = None,
+    thresholds: dict | None = None,
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> RunOutcome:
+    """Run, score, check thresholds and (when ``out_dir`` is given) write results.jsonl,
+    summary.json and report.html there."""
+    from . import report
+
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    rows = run_cases(cases, target, workers=workers, verifier=verifier, progress=progress)
+    run_meta = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - t0, 2),
+        "target": target.name,
+        "workers": workers,
+        "verifier": verifier.name if verifier is not None else None,
+        **(meta or {}),
+    }
+    modes = sorted({r["answer"]["mode"] for r in rows if r.get("answer")})
+    models = sorted({r["answer"]["model"] for r in rows if r.get("answer") and r["answer"].get("model")})
+    run_meta.setdefault("modes", modes)
+    run_meta.setdefault("answer_models", models)
+    summary = report.build_summary(rows, run_meta)
+    failures: list[str] = []
+    if thresholds is not None:
+        checks = report.check_thresholds(summary, thresholds)
+        summary["thresholds"] = {
+            "passed": all(c["passed"] for c in checks),
+            "checks": checks,
+            "source": thresholds.get("_source"),
+        }
+        failures = [c["description"] for c in checks if not c["passed"]]
+    out: Path | None = None
+    if out_dir is not None:
+        out = Path(out_dir)
+        report.write_outputs(out, rows, summary)
+    return RunOutcome(rows=rows, summary=summary, out_dir=out, threshold_failures=failures)

@@ -1,0 +1,294 @@
+"""The ingest job: load, clean, de-duplicate, chunk, embed and index sources."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.index.store import ManifestEntry, Store, chunk_id, text_hash
+from assistant.models import SourceMeta
+from assistant.settings import Settings
+from ingest.chunk import Chunk, chunk_text
+from ingest.clean import SeenPassages, dedupe_source, normalise
+from ingest.loaders import LoadedSource, LoadError, discover, load_file
+
+# Bump when cleaning or chunking changes, so every source is re-chunked once.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did; `summary()` is the line printed at the end."""
+
+    sources: int = 0
+    sources_changed: int = 0
+    sources_removed: int = 0
+    chunks_added: int = 0
+    chunks_unchanged: int = 0
+    chunks_removed: int = 0
+    orphans_swept: int = 0
+    embedded: int = 0
+    reused_embeddings: int = 0
+    duplicates_within: int = 0
+    duplicates_across: list[str] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        return (
+            f"{self.sources} sources ({self.sources_changed} changed, {self.sources_removed} removed): "
+            f"chunks {self.chunks_added} added, {self.chunks_unchanged} unchanged, "
+            f"{self.chunks_removed} removed; {self.embedded} embedded; "
+            f"{len(self.errors)} failed; {self.seconds:.1f}s"
+        )
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """A cleaned, chunked source with the hash that identifies this version of it."""
+
+    meta: SourceMeta
+    path: Path
+    text: str
+    chunks: list[Chunk]
+    source_hash: str
+
+    def embed_input(self, chunk: Chunk) -> str:
+        # The title gives short chunks context ("In the Goebel 2021 study..." without the name).
+        return f"{self.meta.title}. {chunk.text}"
+
+    def chunk_metadata(self, chunk: Chunk, embed_hash: str) -> dict[str, Any]:
+        meta = self.meta
+        return {
+            "source_id": meta.id,
+            "title": meta.title,
+            "url": meta.citation_url(),
+            "source_type": meta.source_type,
+            "evidence": meta.evidence,
+            "topics": ",".join(meta.topics),
+            "publisher": meta.publisher,
+            "published": meta.published,
+            "text_origin": meta.text_origin,
+            "position": chunk.position,
+            "start": chunk.start,
+            "end": chunk.end,
+            "text_hash": embed_hash,
+            "source_hash": self.source_hash,
+        }
+
+
+def prepare_sources(
+    loaded: list[LoadedSource], settings: Settings, report: IngestReport
+) -> list[PreparedSource]:
+    """Clean, de-duplicate (within and across sources, in id order) and chunk."""
+    import hashlib
+    import json
+
+    across = SeenPassages()
+    prepared = []
+    for source in sorted(loaded, key=lambda s: s.meta.id):
+        cleaned = dedupe_source(normalise(source.text), source.meta.id, across)
+        report.duplicates_within += cleaned.removed_within
+        for passage, other in cleaned.removed_across:
+            report.duplicates_across.append(f"{source.meta.id}: '{passage}...' repeats {other}")
+        chunks = chunk_text(
+            cleaned.text,
+            settings.chunk_min_words,
+            settings.chunk_max_words,
+            settings.chunk_overlap_sentences,
+        )
+        fingerprint = json.dumps(
+            {
+                "v": PIPELINE_VERSION,
+                "meta": source.meta.model_dump(mode="json"),
+                "text": cleaned.text,
+                "chunking": [
+                    settings.chunk_min_words,
+                    settings.chunk_max_words,
+                    settings.chunk_overlap_sentences,
+                ],
+            },
+            sort_keys=True,
+        )
+        source_hash = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        prepared.append(PreparedSource(source.meta, source.path, cleaned.text, chunks, source_hash))
+    return prepared
+
+
+def run_ingest(
+    paths: list[Path],
+    settings: Settings,
+    store: Store | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the index in line with the sources under `paths`.
+
+    Unchanged sources cost no embedding; changed ones replace their chunks atomically; sources
+    that were ingested from these paths and are gone now are removed. A file that fails to load
+    is reported and its previously indexed version is kept.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    store = store or Store(settings)
+    roots = [p.resolve() for p in paths]
+
+    loaded: list[LoadedSource] = []
+    failed_paths: set[Path] = set()
+    seen_ids: dict[str, Path] = {}
+    for path in discover(paths):
+        try:
+            sources = load_file(path)
+        except LoadError as exc:
+            report.errors.append(exc)
+            failed_paths.add(path.resolve())
+            continue
+        for source in sources:
+            if source.meta.use != "evidence":
+                report.skipped.append(f"{source.meta.id} (use: {source.meta.use})")
+                continue
+            if source.meta.id in seen_ids:
+                report.errors.append(
+                    LoadError(
+                        path,
+                        f"duplicate source id {source.meta.id!r} (also in {seen_ids[source.meta.id]})",
+                    )
+                )
+                failed_paths.add(path.resolve())
+                continue
+            seen_ids[source.meta.id] = path
+            loaded.append(source)
+
+    prepared = prepare_sources(loaded, settings, report)
+    report.sources = len(prepared)
+    manifest = store.manifest()
+
+    changed = [
+        p
+        for p in prepared
+        if manifest.get(p.meta.id, None) is None or manifest[p.meta.id].source_hash != p.source_hash
+    ]
+    report.chunks_unchanged = sum(len(p.chunks) for p in prepared if p not in changed)
+    report.sources_changed = len(changed)
+
+    flipped = False
+    if changed:
+        stored = store.stored_text_hashes()
+        by_hash: dict[str, str] = {}
+        for cid, h in stored.items():
+            by_hash.setdefault(h, cid)
+        rows: list[
+            tuple[PreparedSource, Chunk, str, str, str]
+        ] = []  # source, chunk, id, input, hash
+        for source in changed:
+            for chunk in source.chunks:
+                cid = chunk_id(source.meta.id, source.source_hash, chunk.position, chunk.text)
+                text_in = source.embed_input(chunk)
+                rows.append((source, chunk, cid, text_in, text_hash(text_in)))
+        missing = [r for r in rows if r[2] not in stored]
+        reuse_ids = {r[4]: by_hash[r[4]] for r in missing if r[4] in by_hash}
+        reused = store.embeddings_for(sorted(set(reuse_ids.values())))
+        to_embed = list(dict.fromkeys(r[3] for r in missing if r[4] not in reuse_ids))
+        vectors = _embed_all(to_embed, settings, embed, progress)
+        report.embedded = len(to_embed)
+        fresh = dict(zip(to_embed, vectors, strict=True))
+
+        for source in changed:
+            src_rows = [r for r in missing if r[0] is source]
+            if src_rows:
+                embeddings = np.stack(
+                    [
+                        reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]]
+                        for r in src_rows
+                    ]
+                )
+                report.reused_embeddings += sum(1 for r in src_rows if r[4] in reuse_ids)
+                store.add_chunks(
+                    [r[2] for r in src_rows],
+                    [r[1].text for r in src_rows],
+                    [source.chunk_metadata(r[1], r[4]) for r in src_rows],
+                    embeddings,
+                )
+            new_ids = tuple(r[2] for r in rows if r[0] is source)
+            old = manifest.get(source.meta.id)
+            store.commit_source(
+                ManifestEntry(
+                    source.meta.id,
+                    source.source_hash,
+                    new_ids,
+                    {"path": str(source.path.resolve())},
+                )
+            )
+            flipped = True
+            report.chunks_added += len(set(new_ids) - set(old.chunk_ids if old else ()))
+            report.chunks_removed += len(set(old.chunk_ids if old else ()) - set(new_ids))
+
+    current_ids = {p.meta.id for p in prepared}
+    for source_id, entry in manifest.items():
+        if source_id in current_ids:
+            continue
+        path = Path(entry.meta.get("path", ""))
+        if path in failed_paths or not _under(path, roots):
+            continue
+        store.remove_source(source_id)
+        flipped = True
+        report.sources_removed += 1
+        report.chunks_removed += len(entry.chunk_ids)
+
+    report.orphans_swept = _sweep_orphans(store, settings, wait=flipped)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _sweep_orphans(store: Store, settings: Settings, wait: bool) -> int:
+    """Delete rows no manifest names: retired versions and leftovers of a killed job."""
+    if wait:
+        # Readers re-check the generation every `index_refresh_seconds`; give them two periods
+        # to move to the new manifest before the rows their old one names disappear.
+        time.sleep(2 * settings.index_refresh_seconds)
+    visible = {cid for entry in store.manifest().values() for cid in entry.chunk_ids}
+    orphans = [cid for cid in store.stored_text_hashes() if cid not in visible]
+    return store.delete_chunks(orphans)
+
+
+def _embed_all(
+    texts: list[str],
+    settings: Settings,
+    embed: Callable[[list[str]], np.ndarray] | None,
+    progress: bool | None,
+) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    if embed is not None:
+        return embed(texts)
+    from tqdm import tqdm
+
+    from assistant.index.embedder import get_embedder
+
+    embedder = get_embedder(settings.embedding_model_path)
+    batch = settings.embed_batch_size
+    # Sort by length so each batch pads little; restore the order afterwards.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
+        for start in range(0, len(order), batch * 4):
+            idx = order[start : start + batch * 4]
+            out[idx] = embedder.encode([texts[i] for i in idx], batch_size=batch)
+            bar.update(len(idx))
+    return out
