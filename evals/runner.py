@@ -183,6 +183,23 @@ def case_failures(scores: dict[str, float | None], error: str | None) -> list[st
     return failed
 
 
+def cited_passages(answer: Answer, chunk_texts: dict[str, str | None]) -> dict[int, str]:
+    """Passage judged for each citation number: the citation's quote when it is really in the
+    indexed chunk (what the reader is shown), else the indexed chunk's text; a citation whose
+    chunk is not in the index has no passage (so it supports nothing)."""
+    passages: dict[int, str] = {}
+    for c in answer.citations:
+        chunk = chunk_texts.get(c.chunk_id)
+        if chunk is None or c.n in passages:
+            continue
+        quote = c.quote.strip()
+        if quote and metrics.normalize(quote) in metrics.normalize(chunk):
+            passages[c.n] = quote
+        elif chunk.strip():
+            passages[c.n] = chunk
+    return passages
+
+
 def score_answer(
     case: EvalCase,
     answer: Answer,
@@ -216,11 +233,7 @@ def score_answer(
     # Support, ALCE recall and precision (content routes only).
     scores["citation_support"] = scores["citation_recall"] = scores["citation_precision"] = None
     if route in CONTENT_ROUTES and verifier is not None:
-        passages: dict[int, str] = {}
-        for c in answer.citations:
-            text = c.quote.strip() or (chunk_texts.get(c.chunk_id) or "")
-            if text:
-                passages.setdefault(c.n, text)
+        passages = cited_passages(answer, chunk_texts)
         try:
             res = metrics.citation_support(
                 answer.answer, passages, verifier, non_claims=[*answer.hedges, answer.disclaimer]

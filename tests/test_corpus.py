@@ -115,10 +115,6 @@ def _source_keys() -> frozenset[str]:
     return frozenset(re.findall(r"\*\*(S\d{1,2}b?)\*\*", _facts_text()))
 
 
-def _summary_files() -> list[Path]:
-    return [p for p in CORPUS_FILES if _split(p)[1].get("text_origin") == "summary"]
-
-
 # --- collection-level checks -------------------------------------------------------------
 
 
