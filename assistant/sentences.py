@@ -7,50 +7,12 @@ from dataclasses import dataclass
 
 # Tokens that end with a period but do not end a sentence.
 ABBREVIATIONS = frozenset(
-    [
-        "al",
-        "e.g",
-        "i.e",
-        "etc",
-        "vs",
-        "cf",
-        "dr",
-        "prof",
-        "mr",
-        "mrs",
-        "ms",
-        "st",
-        "fig",
-        "figs",
-        "no",
-        "nos",
-        "approx",
-        "ca",
-        "ed",
-        "eds",
-        "vol",
-        "pp",
-        "p",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "inc",
-        "ltd",
-        "co",
-        "dept",
-        "univ",
-        "ref",
-        "refs",
-    ]
+    (
+        "al e.g i.e etc vs cf dr prof mr mrs ms st fig figs no nos approx ca ed eds vol pp p "
+        "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co dept univ ref refs "
+        "clin invest med res rev sci natl acad proc immunol neurol rheumatol ann arch eur int "
+        "soc assoc biol chem surg behav psychiatr"
+    ).split()
 )
 
 _BOUNDARY = re.compile(r"[.!?]+[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -1,0 +1,182 @@
+"""Fixed, reviewed reply texts for the triage routes.
+
+No model and no retrieval run on these paths: crisis and emergency questions get these texts and
+the resources below, word for word. Numbers come from FACTS.md §12 (C1-C3); keep them exact.
+"""
+
+from __future__ import annotations
+
+from .models import Resource
+
+__all__ = [
+    "DISCLAIMER",
+    "RESOURCES_CRISIS",
+    "RESOURCES_EMERGENCY",
+    "advice_redirect",
+    "crisis_reply",
+    "emergency_reply",
+    "injection_notice",
+    "injection_refusal",
+    "scope_reply",
+]
+
+DISCLAIMER = (
+    "This is general information from published sources, not medical advice; please talk to "
+    "your own clinician about your health and treatment."
+)
+
+_SAMARITANS = Resource(
+    name="Samaritans",
+    contact="116 123",
+    region="UK and Ireland",
+    note="Free, 24/7, and the call does not show on your phone bill.",
+)
+_LIFELINE = Resource(
+    name="988 Suicide & Crisis Lifeline",
+    contact="988",
+    region="US",
+    note="Call, text or chat (988lifeline.org), 24/7.",
+)
+_EMERGENCY_UK = Resource(
+    name="Emergency services",
+    contact="999",
+    region="UK",
+    note="For immediate danger or a medical emergency.",
+)
+_EMERGENCY_EU = Resource(
+    name="Emergency services",
+    contact="112",
+    region="EU",
+    note="For immediate danger or a medical emergency.",
+)
+_EMERGENCY_US = Resource(
+    name="Emergency services",
+    contact="911",
+    region="US",
+    note="For immediate danger or a medical emergency.",
+)
+_NHS_111 = Resource(
+    name="NHS 111",
+    contact="111",
+    region="England",
+    note="For urgent help that is not an emergency.",
+)
+_POISON_CONTROL = Resource(
+    name="US Poison Control",
+    contact="1-800-222-1222",
+    region="US",
+    note="For an overdose or poisoning; also call 911 if the person is very unwell.",
+)
+
+RESOURCES_CRISIS: list[Resource] = [
+    _SAMARITANS,
+    _LIFELINE,
+    _EMERGENCY_UK,
+    _EMERGENCY_EU,
+    _EMERGENCY_US,
+    _NHS_111,
+    _POISON_CONTROL,
+]
+RESOURCES_EMERGENCY: list[Resource] = [
+    _EMERGENCY_UK,
+    _EMERGENCY_EU,
+    _EMERGENCY_US,
+    _NHS_111,
+    _POISON_CONTROL,
+]
+
+_CRISIS_REPLY = """\
+I'm really sorry you're going through this. Living with this much pain and exhaustion can feel \
+unbearable, and what you're feeling matters. You deserve support right now, and you don't have to \
+face this alone.
+
+Are you safe right now? If you might act on these thoughts, or you have taken more of any \
+medicine than you should, please call emergency services now: 999 in the UK, 112 in the EU or 911 \
+in the US. For an overdose in the US you can also call Poison Control on 1-800-222-1222.
+
+You can talk to someone right now, at any time of day or night:
+- Samaritans (UK and Ireland): call 116 123. It's free and open 24/7.
+- 988 Suicide & Crisis Lifeline (US): call or text 988, or chat at 988lifeline.org, 24/7.
+- NHS 111 (England) if you need urgent help that isn't an emergency.
+
+If you can, please reach out to someone you trust, such as a friend, a family member or your \
+doctor, and tell them how you're feeling. If you can, ask them to stay with you. If you're outside \
+these countries, please call your local emergency number."""
+
+_EMERGENCY_LINES = {
+    "cardiac": (
+        "Chest pain or pressure, especially with pain or numbness in the arm or jaw, "
+        "breathlessness or sweating, needs checking straight away. Don't drive yourself; call "
+        "an ambulance."
+    ),
+    "stroke": (
+        "Sudden face drooping, arm or leg weakness, slurred speech or a sudden severe headache "
+        "need urgent help. Note the time the symptoms started and tell the call handler."
+    ),
+    "allergic": (
+        "Swelling of the throat, tongue or lips, or trouble breathing, needs emergency help now. "
+        "If you have an adrenaline auto-injector, use it as you were shown."
+    ),
+    "other": (
+        "If someone has collapsed, is having a seizure or is struggling to breathe, stay with "
+        "them and follow the call handler's instructions."
+    ),
+}
+
+_EMERGENCY_TEMPLATE = """\
+What you describe could be a medical emergency. Please don't wait to see whether it is your \
+fibromyalgia. Call emergency services now: 999 (UK), 112 (EU) or 911 (US).
+
+{line}
+
+I can't assess symptoms, so please get help first. If anything gets worse while you wait, call \
+again. You can come back with questions about fibromyalgia whenever you're ready."""
+
+
+def crisis_reply() -> str:
+    """Fixed reply for suicidal thoughts, self-harm or overdose: support and resources only."""
+    return _CRISIS_REPLY
+
+
+def emergency_reply(reason: str) -> str:
+    """Fixed reply for emergency symptoms; `reason` is e.g. "emergency:cardiac" or "stroke"."""
+    kind = (reason or "").rsplit(":", 1)[-1].strip().lower()
+    line = _EMERGENCY_LINES.get(kind, _EMERGENCY_LINES["other"])
+    return _EMERGENCY_TEMPLATE.format(line=line)
+
+
+def scope_reply() -> str:
+    """Short, polite scope statement for unrelated requests."""
+    return (
+        "Sorry, that's outside what I can help with. I answer questions about fibromyalgia and "
+        "the research on it, such as the 2021 study that transferred patients' antibodies (IgG) "
+        "to mice, using published sources. Is there something about fibromyalgia I can help you "
+        "with?"
+    )
+
+
+def injection_refusal() -> str:
+    """Reply to a request that only tries to reveal configuration or change the rules."""
+    return (
+        "I can't share my configuration, instructions or source settings, and I can't change my "
+        "role or rules. I'm here to answer questions about fibromyalgia and the research on it, "
+        "with sources. Is there something about fibromyalgia I can help you with?"
+    )
+
+
+def injection_notice() -> str:
+    """One sentence put before an answer when instructions inside the question were ignored."""
+    return (
+        "Your message included instructions about how I should answer; I've set those aside and "
+        "answered the fibromyalgia question from the sources as usual."
+    )
+
+
+def advice_redirect() -> str:
+    """Redirect for personal medication or treatment decisions (shown with general information)."""
+    return (
+        "I can share general information from published sources, but I can't advise on your own "
+        "medication or treatment. Please don't stop, start or change any medicine without talking "
+        "to your prescriber first: some, such as pregabalin, should not be stopped abruptly. Your "
+        "clinician can help you weigh the options for your situation."
+    )
