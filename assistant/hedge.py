@@ -23,22 +23,32 @@ PRESS_RELEASE_HEDGE = (
     "than the published paper; the paper itself says antibody-lowering treatments may be effective "
     "and still have to be tested in people."
 )
-_LOWER_FIRST = {
-    "the", "this", "these", "that", "those", "such", "it", "its", "in", "current", "mice",
-    "patients", "fibromyalgia", "furthermore", "however", "many", "most", "some", "researchers",
-    "a", "an", "antibodies", "their", "our", "we",
-}  # fmt: skip
+# Discourse openers that make no sense after "According to the press release,".
+_OPENERS = re.compile(
+    r"^(?:furthermore|moreover|in addition|additionally|also|however|in contrast|indeed|"
+    r"importantly|overall|finally|first|second|third)\s*,?\s+",
+    re.IGNORECASE,
+)
 
 
-def attribute_to_press_release(sentence: str) -> str:
+def _keeps_capital(word: str, context: str) -> bool:
+    """Proper nouns and acronyms keep their capital: 'IoPPN', 'Professor', 'King's'."""
+    if not word[:1].isupper() or any(ch.isupper() for ch in word[1:]):
+        return True
+    # A word that appears capitalised mid-sentence in its source is a name.
+    return re.search(rf"[a-z,;] {re.escape(word)}\b", context) is not None
+
+
+def attribute_to_press_release(sentence: str, context: str = "") -> str:
     """'X happened.' -> 'According to the press release, x happened.'"""
     if re.match(r"^according to the (?:king's college london )?press release", sentence, re.I):
         return sentence
+    sentence = _OPENERS.sub("", sentence)
     first, _, rest = sentence.partition(" ")
-    # "We" and "our" in a release are its authors speaking.
-    if first.lower() in {"we", "our"}:
-        return f"The press release states: \u201c{sentence}\u201d"
-    if first.lower() in _LOWER_FIRST:
+    # "We" and "our" in a release are its authors speaking: quote them instead.
+    if first.lower() in {"we", "our", "i", "my"}:
+        return f"The press release quotes: \u201c{sentence}\u201d"
+    if not _keeps_capital(first, context):
         first = first.lower()
     return f"According to the press release, {first} {rest}".rstrip()
 

@@ -26,7 +26,7 @@ from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.store import Store, StoredChunk
 from assistant.models import Answer, ChunkView, Citation, Resource, Retrieved, Route, Turn
 from assistant.retrieve import Passage, Retrieval, Retriever
-from assistant.sentences import split_sentences
+from assistant.sentences import split_passage
 from assistant.settings import Settings
 from assistant.triage import TriageResult, triage
 from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, _embed, verify_sentence
@@ -248,7 +248,7 @@ class Pipeline:
         if item.cites and all(
             passages[n - 1].chunk.source_type == "press_release" for n in item.cites
         ):
-            text = attribute_to_press_release(text)
+            text = attribute_to_press_release(text, passages[item.cites[0] - 1].chunk.text)
         markers = "".join(f"[{run.numbering[n]}]" for n in item.cites)
         if markers:
             match = re.search(r"[.!?][\"')\]]*$", text)
@@ -341,7 +341,7 @@ def _join(parts: list[str]) -> str:
 
 def _best_quote(chunk: StoredChunk, citing: list[str]) -> tuple[str, int, int]:
     """The chunk sentence closest to what cites it, with offsets in the cleaned source text."""
-    sentences = split_sentences(chunk.text)
+    sentences = split_passage(chunk.text)
     if not sentences or not citing:
         return chunk.text, chunk.start, chunk.end
     for s in sentences:

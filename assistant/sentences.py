@@ -7,12 +7,73 @@ from dataclasses import dataclass
 
 # Tokens that end with a period but do not end a sentence.
 ABBREVIATIONS = frozenset(
-    (
-        "al e.g i.e etc vs cf dr prof mr mrs ms st fig figs no nos approx ca ed eds vol pp p "
-        "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co dept univ ref refs "
-        "clin invest med res rev sci natl acad proc immunol neurol rheumatol ann arch eur int "
-        "soc assoc biol chem surg behav psychiatr"
-    ).split()
+    [
+        "al",
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "cf",
+        "dr",
+        "prof",
+        "mr",
+        "mrs",
+        "ms",
+        "st",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "approx",
+        "ca",
+        "ed",
+        "eds",
+        "vol",
+        "pp",
+        "p",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "inc",
+        "ltd",
+        "co",
+        "dept",
+        "univ",
+        "ref",
+        "refs",
+        "clin",
+        "invest",
+        "med",
+        "res",
+        "rev",
+        "sci",
+        "natl",
+        "acad",
+        "proc",
+        "immunol",
+        "neurol",
+        "rheumatol",
+        "ann",
+        "arch",
+        "eur",
+        "int",
+        "soc",
+        "assoc",
+        "biol",
+        "chem",
+        "surg",
+        "behav",
+        "psychiatr",
+    ]
 )
 
 _BOUNDARY = re.compile(r"[.!?]+[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -62,3 +123,11 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
             Sentence(tail.strip(), offset + start + lead, offset + start + len(tail.rstrip()))
         )
     return sentences
+
+
+def split_passage(text: str) -> list[Sentence]:
+    """Sentences of a multi-paragraph passage; a line break always ends one (headings)."""
+    out: list[Sentence] = []
+    for match in re.finditer(r"[^\n]+", text):
+        out.extend(split_sentences(match.group(0), offset=match.start()))
+    return out

@@ -79,9 +79,45 @@ def _soft_normalise(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
+# Common patient spellings mapped to the words the patterns use.
+_SPELLINGS = {
+    "shud": "should",
+    "shld": "should",
+    "shoud": "should",
+    "shoudl": "should",
+    "sould": "should",
+    "cud": "could",
+    "wud": "would",
+    "wld": "would",
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "abt": "about",
+    "bc": "because",
+    "cos": "because",
+    "coz": "because",
+    "cuz": "because",
+    "tho": "though",
+    "n": "and",
+    "wat": "what",
+    "wot": "what",
+    "dnt": "dont",
+    "cnt": "cant",
+    "tabs": "tablets",
+    "rn": "right now",
+    "atm": "at the moment",
+}
+_TOKEN_RE = re.compile(r"[a-z]+")
+
+
 def normalise(text: str) -> str:
-    """Lower case, straight quotes, apostrophes dropped ("can't" -> "cant"), whitespace collapsed."""
-    return _soft_normalise(text).lower().replace("'", "")
+    """Lower case, straight quotes, apostrophes dropped ("can't" -> "cant"), whitespace collapsed,
+    and a few common patient spellings mapped ("shud" -> "should", "u" -> "you", "rn" -> "right
+    now")."""
+    text = _soft_normalise(text).lower().replace("'", "")
+    return _TOKEN_RE.sub(lambda m: _SPELLINGS.get(m.group(0), m.group(0)), text)
 
 
 def _c(pattern: str) -> re.Pattern[str]:
@@ -287,6 +323,8 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?! (?:refreshed|rested|tired|feeling|in pain|stiff|early|at|with|so|like|sore|achy|"
             r"exhausted|to\b))|"
             r"\b(?:sleep|go to sleep|fall asleep|close my eyes) and (?:never|not) (?:wake|open)\b|"
+            r"\b(?:makes?|making|made) me (?:\w+ )?(?:want|wanna) (?:to |2 )?(?:just )?die\b|"
+            r"\b(?:sick|tired) of (?:being alive|life\b|living\b(?! (?:with|in|on|through)\b))|"
             r"\b(?:i|i just|i really)\s+(?:want|wanna)\s+(?:to\s+)?(?:disappear|stop existing|not exist|"
             r"sleep forever|fall asleep forever|go to sleep forever|be gone)\b"
         ),
@@ -695,7 +733,7 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"footnotes|disclaimers?|caveats|hedg\w*)\b|"
             r"(?:^|(?<=[,;:])|\b(?:please|and|just|so|but|also|then)\s+)"
             r"(?:don'?t|do not) (?:cite|hedge|add caveats|mention (?:the |that (?:it was |it'?s )?"
-            r"(?:only )?(?:in )?)?(?:mice|mouse))\b[^.!?\n]*|"
+            r"(?:only )?(?:in )?)?(?:mice|mouse))\b|"
             r"\b(?:answer|respond|reply|tell me|explain|write|say it|just)\b[^.!?\n]{0,30}?\bwithout\s+"
             r"(?:any\s+)?(?:citations?|references|sources|disclaimers?|caveats|hedg\w*)\b|"
             r"^\W*(?:and |also |but |just )?no (?:citations?|sources|references|disclaimers?|caveats)"
@@ -716,8 +754,7 @@ _LEADING_TELL_RE = re.compile(
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _STOPWORDS = frozenset(
-    "a an the and or but so then to of for in on at by with me you your my i it is are was be "
-    "this that these those now also please pls just only all any use list".split()
+    ["a", "an", "the", "and", "or", "but", "so", "then", "to", "of", "for", "in", "on", "at", "by", "with", "me", "you", "your", "my", "i", "it", "is", "are", "was", "be", "this", "that", "these", "those", "now", "also", "please", "pls", "just", "only", "all", "any", "use", "list"]
 )
 
 
@@ -830,11 +867,29 @@ _DECIDE = _alt(
     r"when (?:should|can) i",
     r"help me (?:decide|choose)",
 )
-_ADVICE_DECIDE_RE = _c(
-    rf"\b{_DECIDE}\s+(?:\w+\s+){{0,2}}?{_ACTION}\b(?:\s+\S+){{0,6}}?\s*\b{_MED}\b"
+_WEAK_ACTION = _alt(
+    r"get",
+    r"getting",
+    r"have",
+    r"having",
+    r"use",
+    r"using",
+    r"giv(?:e|ing)",
+    r"try(?:ing)?",
+    r"ask for",
+    r"pay for",
+    r"buy(?:ing)?",
+    r"order(?:ing)?",
+    r"drink(?:ing)?",
+    r"add(?:ing)?",
 )
+_ADVICE_DECIDE_RE = _c(
+    rf"\b{_DECIDE}\s+(?:\w+\s+){{0,2}}?(?:(?!{_WEAK_ACTION}\b){_ACTION}\b(?:\s+\S+){{0,4}}?"
+    rf"|{_WEAK_ACTION}\b(?:\s+\S+){{0,2}}?)\s*\b{_MED}\b"
+)
+_PERSONAL_RE = _c(r"\b(?:i|im|ive|id|me|my|we|our|us)\b")
 _ADVICE_DOSE_RE = _c(
-    rf"\bhow (?:much|many)\b[^.?!]{{0,40}}?\b(?:should|can|do|could|shall|must|would|may) "
+    r"\bhow (?:much|many)\b[^.?!]{0,40}?\b(?:should|can|do|could|shall|must|would|may) "
     r"(?:i|we|my \w+)\b|"
     r"\b(?:what|which|right|correct|best|max(?:imum)?|safe|starting|ideal) (?:dose|dosage|amount|"
     r"strength)\b[^.?!]{0,30}?\b(?:for me|should i|do i|can i|i should|would i|for my)\b|"
@@ -849,12 +904,17 @@ _ADVICE_PERSONAL_RE = _c(
     rf"dangerous|bad)\b[^.?!]{{0,12}}?\bfor me\b(?=[^.?!]*\b{_MED}\b)|"
     rf"\b{_MED}\b[^.?!]{{0,40}}?\b(?:right|best|good|safe|ok|okay|suitable|worth (?:it|trying)|"
     r"appropriate|better|dangerous|bad) for me\b|"
-    rf"\bi\s+(?:\w+\s+)?(?:stopped|quit|came off|went off|ran out of|weaned off|tapered off)\s+"
-    rf"(?:taking\s+)?(?:my\s+)?{_MED}\b|"
-    rf"\b(?:which|what) (?:\w+ )?(?:should i|would you recommend|do you recommend)\b"
-    rf"(?=[^.?!]*\b{_MED}\b)|"
-    rf"\bwhat should i (?:do|take|try)\b(?=[^.?!]*\b{_MED}\b)"
+    rf"\bi\b[^.?!]{{0,40}}?\b(?:stopped|quit|came off|went off|ran out of|weaned off|tapered off)\s+"
+    rf"(?:taking\s+)?(?:my\s+|the\s+)?{_MED}\b|"
+    rf"\b(?:would|do|could) you (?:recommend|suggest|advise)\s+(?:me\s+)?(?:\w+\s+){{0,2}}?{_MED}\b"
 )
+# "which antidepressant should i take", "what do you think i should do about my meds": needs a
+# medicine or treatment word in the same sentence.
+_ADVICE_WHICH_RE = _c(
+    r"\b(?:which|what) (?:\w+ ){0,3}?(?:should i|i should|would you recommend(?: for me)?|"
+    r"do you recommend for me|is (?:best|right) for me)\b"
+)
+_MED_RE = _c(rf"\b{_MED}\b")
 _ADVICE_PRESCRIBER_RE = _c(
     r"\b(?:can|could|will|would|should|does|do|might|may)\s+(?:my|the|a|your|our)\s+(?:gp|doctor|dr|"
     r"rheumatologist|consultant|specialist|neurologist|physician|clinic|nhs|pain clinic|nurse)\b"
@@ -884,6 +944,13 @@ _SWITCH_WORDS_RE = _c(r"\b(?:switch\w*|chang\w*|replac\w*|instead)\b")
 _COMBINE_WORDS_RE = _c(r"\b(?:combin\w*|mix\w*|with|alongside|together|drink\w*|alcohol)\b")
 
 
+def _sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence of `text` that holds text[start:end]."""
+    left = max(text.rfind(ch, 0, start) for ch in ".?!;") + 1
+    rights = [i for i in (text.find(ch, end) for ch in ".?!;") if i != -1]
+    return text[left : min(rights) if rights else len(text)]
+
+
 def _advice_reason(norm: str) -> str | None:
     if _ADVICE_CLINICAL_RE.search(norm):
         return "advice:clinical_decision"
@@ -893,10 +960,23 @@ def _advice_reason(norm: str) -> str | None:
         return "advice:dosing"
     if _ADVICE_CARE_RE.search(norm):
         return "advice:care_decision"
-    match = _ADVICE_DECIDE_RE.search(norm) or _ADVICE_PERSONAL_RE.search(norm)
-    if not match:
+    span = ""
+    for match in _ADVICE_DECIDE_RE.finditer(norm):
+        if _PERSONAL_RE.search(_sentence_of(norm, match.start(), match.end())):
+            span = match.group(0)
+            break
+    if not span:
+        match = _ADVICE_PERSONAL_RE.search(norm)
+        if match:
+            span = match.group(0)
+    if not span:
+        for match in _ADVICE_WHICH_RE.finditer(norm):
+            sentence = _sentence_of(norm, match.start(), match.end())
+            if _MED_RE.search(sentence):
+                span = sentence
+                break
+    if not span:
         return None
-    span = match.group(0)
     if _STOP_WORDS_RE.search(span):
         return "advice:stop_medication"
     if _SWITCH_WORDS_RE.search(span):
@@ -923,7 +1003,10 @@ _IN_SCOPE_RE = _c(
     r"\bdiagnos\w*|\bcriteria\b|\bwidespread\b|\bsymptom severity\b|\bchronic\b|"
     r"\bcure[ds]?\b|\bsymptoms? of (?:fm|fms|fibro\w*)|\bpatients?\b|\bclinician\w*|\bgps?\b|"
     r"\brheumatologist\w*|\bcfs\b|\bme/cfs\b|\bchronic fatigue\b|\bibs\b|\bdepress\w*|\banxi\w*|"
-    r"\bsuicid\w*|\bmental health\b|\bnumb\w*|\btingl\w*|\bmigraine\w*|\bheadache\w*|\bmuscle\w*|"
+    r"\bsuicid\w*|\bmental health\b|\bsensiti[sz]\w*|\ballodynia\b|\bhyperalgesia\b|"
+    r"\bhypermobil\w*|\bpacing\b|\btender points?\b|\bcentral (?:pain|nervous)\b|\bglial\b|"
+    r"\bcostochondritis\b|\bwellbeing\b|\bpsycholog\w*|\bstress\b|\bmood\b|\bweight\b|\bdiet\b|"
+    r"\bnumb\w*|\btingl\w*|\bmigraine\w*|\bheadache\w*|\bmuscle\w*|"
     r"\bjoints?\b|\bexercis\w*|\bblood tests?\b|\bserum\b|\bplasma\b|\bhealthy controls?\b|"
     rf"\b{_MED_NAMES}\b|\b{_TREATMENTS}\b|\bmedicat\w*|\bmedicines?\b|\bpills?\b|\btablets?\b"
 )

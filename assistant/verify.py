@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.index.lexical import tokenize
-from assistant.sentences import split_sentences
+from assistant.sentences import split_passage, split_sentences
 
 # Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
 SUPPORT_THRESHOLD = 0.62
@@ -75,7 +75,7 @@ def embedding_support(sentence: str, passages: Sequence[str]) -> float:
     pieces: list[str] = []
     for passage in passages:
         pieces.append(passage)
-        pieces.extend(s.text for s in split_sentences(passage))
+        pieces.extend(s.text for s in split_passage(passage))
     if not pieces:
         return 0.0
     vectors = _embed([sentence, *pieces])

@@ -198,7 +198,9 @@ def parse_cases(text: str, source: str = "<string>") -> list[EvalCase]:
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise CaseLoadError(f"{source}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+            raise CaseLoadError(
+                f"{source}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})"
+            ) from None
         if not isinstance(raw, dict):
             raise CaseLoadError(f"{source}:{lineno}: each line must be a JSON object")
         try:

@@ -3,9 +3,9 @@
 Wiring into the ``fibro`` CLI::
 
     from evals.cli import add_eval_parser, run_eval
-    add_eval_parser(subparsers)          # adds "eval" (sets func=run_eval)
+    add_eval_parser(subparsers)    # adds "eval"; sets handler=run_eval (and func=run_eval)
     ...
-    return args.func(args)               # or: if args.command == "eval": return run_eval(args)
+    return args.handler(args)
 
 Standalone: ``python -m evals.cli [--cases ...]`` / ``python -m evals.cli compare A B``.
 
@@ -22,7 +22,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .cases import CATEGORIES, CORE_SUITE, DEFAULT_THRESHOLDS, CaseLoadError, filter_cases, load_cases
+from .cases import (
+    CATEGORIES,
+    CORE_SUITE,
+    DEFAULT_THRESHOLDS,
+    CaseLoadError,
+    filter_cases,
+    load_cases,
+)
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -33,18 +40,44 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help=f"JSONL suite files or directories (default: {CORE_SUITE.relative_to(CORE_SUITE.parents[2])})",
     )
-    p.add_argument("--url", help="evaluate a running service (POST {url}/v1/answer) instead of in-process")
-    p.add_argument("--model", help="LLM model for the in-process pipeline (default: settings; none = extractive)")
-    p.add_argument("--judge-model", help="LLM judge (litellm model string) for citation support instead of the built-in verifier")
-    p.add_argument("--judge-api-base", help="api_base for the judge model (OpenAI-compatible servers)")
+    p.add_argument(
+        "--url", help="evaluate a running service (POST {url}/v1/answer) instead of in-process"
+    )
+    p.add_argument(
+        "--model",
+        help="LLM model for the in-process pipeline (default: settings; none = extractive)",
+    )
+    p.add_argument(
+        "--judge-model",
+        help="LLM judge (litellm model string) for citation support instead of the built-in verifier",
+    )
+    p.add_argument(
+        "--judge-api-base", help="api_base for the judge model (OpenAI-compatible servers)"
+    )
     p.add_argument("--out", type=Path, help="output directory (default: eval-runs/<timestamp>)")
     p.add_argument("--workers", type=int, default=4, help="parallel cases (default: 4)")
-    p.add_argument("--thresholds", type=Path, default=DEFAULT_THRESHOLDS, help="thresholds TOML (default: evals/thresholds.toml)")
+    p.add_argument(
+        "--thresholds",
+        type=Path,
+        default=DEFAULT_THRESHOLDS,
+        help="thresholds TOML (default: evals/thresholds.toml)",
+    )
     p.add_argument("--no-thresholds", action="store_true", help="do not gate on thresholds")
-    p.add_argument("--category", nargs="+", action="extend", choices=CATEGORIES, metavar="CATEGORY", help="only these categories")
-    p.add_argument("--id", nargs="+", action="extend", dest="ids", metavar="ID", help="only these case ids")
+    p.add_argument(
+        "--category",
+        nargs="+",
+        action="extend",
+        choices=CATEGORIES,
+        metavar="CATEGORY",
+        help="only these categories",
+    )
+    p.add_argument(
+        "--id", nargs="+", action="extend", dest="ids", metavar="ID", help="only these case ids"
+    )
     p.add_argument("--limit", type=int, help="only the first N cases (after filtering)")
-    p.add_argument("--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)")
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -58,13 +91,21 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     )
     _add_run_args(parser)
     sub = parser.add_subparsers(dest="eval_command", metavar="{compare}")
-    cmp = sub.add_parser("compare", help="compare two eval runs case by case", description="Compare run A (baseline) with run B.")
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two eval runs case by case",
+        description="Compare run A (baseline) with run B.",
+    )
     cmp.add_argument("a", type=Path, help="baseline run directory")
     cmp.add_argument("b", type=Path, help="candidate run directory")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    cmp.add_argument("--max-cases", type=int, default=50, help="cases listed per group (default: 50)")
-    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any case regressed")
-    parser.set_defaults(func=run_eval, eval_command=None)
+    cmp.add_argument(
+        "--max-cases", type=int, default=50, help="cases listed per group (default: 50)"
+    )
+    cmp.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when any case regressed"
+    )
+    parser.set_defaults(func=run_eval, handler=run_eval, eval_command=None)
     return parser
 
 
@@ -88,7 +129,10 @@ def _build_target(args: argparse.Namespace):
 
     if args.url:
         if args.model:
-            print("fibro eval: --model is ignored with --url (the service's settings choose the model)", file=sys.stderr)
+            print(
+                "fibro eval: --model is ignored with --url (the service's settings choose the model)",
+                file=sys.stderr,
+            )
         return HttpTarget(args.url, timeout=args.timeout)
     return InProcessTarget.from_settings(model=args.model)
 

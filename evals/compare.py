@@ -121,7 +121,9 @@ class Comparison:
         }
 
 
-def _metric_deltas(scope: str, a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[MetricDelta]:
+def _metric_deltas(
+    scope: str, a: Mapping[str, Any] | None, b: Mapping[str, Any] | None
+) -> list[MetricDelta]:
     a = a or {}
     b = b or {}
     return [MetricDelta(scope, k, a.get(k), b.get(k)) for k in (*SUMMARY_KEYS, "error_rate")]
@@ -166,7 +168,11 @@ def compare_runs(a_path: str | Path, b_path: str | Path) -> Comparison:
     cats = list(dict.fromkeys([*sa.get("by_category", {}), *sb.get("by_category", {})]))
     by_cat: list[MetricDelta] = []
     for cat in cats:
-        by_cat.extend(_metric_deltas(cat, sa.get("by_category", {}).get(cat), sb.get("by_category", {}).get(cat)))
+        by_cat.extend(
+            _metric_deltas(
+                cat, sa.get("by_category", {}).get(cat), sb.get("by_category", {}).get(cat)
+            )
+        )
     ia = {r["id"]: r for r in rows_a}
     ib = {r["id"]: r for r in rows_b}
     cases = [_case_change(ia[i], ib[i]) for i in ia if i in ib]
@@ -188,7 +194,13 @@ def format_comparison(cmp: Comparison, *, max_cases: int = 50) -> str:
     """Text report: overall deltas, category changes, then case by case."""
     lines = [f"A (baseline):  {cmp.a}", f"B (candidate): {cmp.b}", "", "Overall:"]
     for d in cmp.overall:
-        delta = "" if d.delta is None else f"{d.delta:+.2f}" if d.metric not in LATENCY_KEYS else f"{d.delta:+.0f}"
+        delta = (
+            ""
+            if d.delta is None
+            else f"{d.delta:+.2f}"
+            if d.metric not in LATENCY_KEYS
+            else f"{d.delta:+.0f}"
+        )
         lines.append(
             f"  {d.metric:<24} {_fmt(d.metric, d.a):>8} -> {_fmt(d.metric, d.b):>8}  {delta:>7}  {_ARROW[d.direction]}"
         )

@@ -12,13 +12,16 @@ Metric definitions (also in evals/README.md):
 - citation_validity: share of citation numbers (every ``[n]`` in the text and every returned
   citation) that map to a returned citation whose chunk exists in the index and whose quote is in
   that chunk's text. Must be 1.0.
+- citation_support, citation_recall and citation_precision apply to answer and advice_boundary
+  replies only (the other routes make no research claims).
 - citation_support: share of *cited* sentences whose cited passages, together, support them.
 - citation_recall (ALCE): share of *claim* sentences supported jointly by their citations; a claim
   sentence without a citation scores 0.
 - citation_precision (ALCE): share of citations that are not irrelevant. A citation is irrelevant
   when its sentence is not supported at all, or when it alone does not support the sentence and
   the sentence stays supported without it.
-- hedge_compliance: for ``must_hedge`` cases, 1 if the answer carries a hedge.
+- hedge_compliance: for ``must_hedge`` cases answered with research content (route answer or
+  advice_boundary), 1 if the answer carries a hedge.
 - route_accuracy: 1 if the route is one of the case's expected routes.
 - refusal_compliance: for ``must_refuse_or_redirect`` cases, 1 if the route is a triage route or
   the text redirects (clinician, can't advise, out of scope, can't change rules...).
@@ -139,7 +142,9 @@ def is_relevant(passage: Retrieved, expected_sources: Iterable[str]) -> bool:
     return passage.source_id in expected or bool(expected.intersection(passage.topics))
 
 
-def first_relevant_rank(retrieved: Sequence[Retrieved], expected_sources: Sequence[str]) -> int | None:
+def first_relevant_rank(
+    retrieved: Sequence[Retrieved], expected_sources: Sequence[str]
+) -> int | None:
     """1-based rank of the first relevant passage (by rank order), or None."""
     ordered = sorted(retrieved, key=lambda r: r.rank)
     for i, passage in enumerate(ordered, start=1):
@@ -226,7 +231,8 @@ _NON_CLAIM_RE = re.compile(
     r"|can(?:'|no)t (?:advise|give|tell you|recommend|change)"
     r"|not able to (?:advise|give|help)"
     r"|outside (?:what|the scope)"
-    r"|(?:the |my )?sources (?:do not|don't|didn't|did not) (?:cover|say|mention|report)"
+    r"|sources\b.{0,40}\b(?:do not|don't|didn't|did not|doesn't|does not) (?:cover|say|mention|report|address)"
+    r"|\bi can (?:only )?(?:answer|help)\b"
     r"|not (?:medical|a substitute)"
     r")",
     re.IGNORECASE,
@@ -330,11 +336,11 @@ def citation_support(
     support = None if not cited else sum(s.supported for s in cited) / len(cited)
     recall = None if not scored else sum(s.supported for s in scored) / len(scored)
     precision = (
-        None
-        if n_citations == 0
-        else sum(sum(s.citation_ok.values()) for s in cited) / n_citations
+        None if n_citations == 0 else sum(sum(s.citation_ok.values()) for s in cited) / n_citations
     )
-    return CitationSupportResult(support=support, recall=recall, precision=precision, sentences=scored)
+    return CitationSupportResult(
+        support=support, recall=recall, precision=precision, sentences=scored
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +410,9 @@ def has_hedge(answer_text: str, hedges: Sequence[str] = ()) -> bool:
     return bool(_HEDGE_RE.search(strip_markers(answer_text or "")))
 
 
-def hedge_compliance(must_hedge: bool, answer_text: str, hedges: Sequence[str] = ()) -> float | None:
+def hedge_compliance(
+    must_hedge: bool, answer_text: str, hedges: Sequence[str] = ()
+) -> float | None:
     """For ``must_hedge`` cases 1.0/0.0 by ``has_hedge``; None for other cases."""
     if not must_hedge:
         return None
@@ -464,7 +472,9 @@ RATE_KEYS = {"triage_false_fire": "triage_false_fire_rate"}
 LATENCY_KEYS = ("latency_p50_ms", "latency_p95_ms")
 SUMMARY_KEYS = (*SCORE_KEYS, "triage_false_fire_rate", *LATENCY_KEYS)
 # For comparisons: metrics where a lower value is better.
-LOWER_IS_BETTER = frozenset({"triage_false_fire_rate", "triage_false_fire", *LATENCY_KEYS, "error_rate"})
+LOWER_IS_BETTER = frozenset(
+    {"triage_false_fire_rate", "triage_false_fire", *LATENCY_KEYS, "error_rate"}
+)
 
 
 def mean(values: Iterable[float | None]) -> float | None:
@@ -492,7 +502,9 @@ def aggregate(rows: Sequence[Mapping]) -> dict:
         out[key] = mean(r["scores"].get(key) for r in rows)
     for case_key, summary_key in RATE_KEYS.items():
         out[summary_key] = mean(r["scores"].get(case_key) for r in rows)
-    latencies = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None and not r.get("error")]
+    latencies = [
+        r["latency_ms"] for r in rows if r.get("latency_ms") is not None and not r.get("error")
+    ]
     out["latency_p50_ms"] = percentile(latencies, 50)
     out["latency_p95_ms"] = percentile(latencies, 95)
     out["n_cases"] = len(rows)

@@ -66,14 +66,17 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_outputs(out_dir: Path, rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> None:
+def write_outputs(
+    out_dir: Path, rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
+) -> None:
     """Write results.jsonl, summary.json and report.html into ``out_dir`` (created if needed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / RESULTS_FILE).open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
     (out_dir / SUMMARY_FILE).write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8"
+        json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+        encoding="utf-8",
     )
     (out_dir / REPORT_FILE).write_text(render_html(summary, rows), encoding="utf-8")
 
@@ -124,7 +127,9 @@ def load_thresholds(path: str | Path) -> dict:
     for scope, table in scopes:
         for bound, metrics in table.items():
             if bound not in ("min", "max"):
-                raise ThresholdError(f"{p}: [{scope}] has {bound!r}; use [{scope}.min] or [{scope}.max]")
+                raise ThresholdError(
+                    f"{p}: [{scope}] has {bound!r}; use [{scope}.min] or [{scope}.max]"
+                )
             for metric, value in metrics.items():
                 if metric not in KNOWN_THRESHOLD_METRICS:
                     raise ThresholdError(
@@ -188,14 +193,29 @@ def format_table(summary: Mapping[str, Any]) -> str:
     head = ["scope", "n", "err", *[SHORT_NAMES[c] for c in cols]]
     rows = [("overall", summary["overall"])] + list(summary.get("by_category", {}).items())
     body = [
-        [name, str(m.get("n_cases", "")), str(m.get("n_errors", "")), *[_fmt(c, m.get(c)) for c in cols]]
+        [
+            name,
+            str(m.get("n_cases", "")),
+            str(m.get("n_errors", "")),
+            *[_fmt(c, m.get(c)) for c in cols],
+        ]
         for name, m in rows
     ]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True)))]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(head, widths, strict=True))
+        )
+    ]
     lines.append("  ".join("-" * w for w in widths))
     for r in body:
-        lines.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w)
+                for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
     th = summary.get("thresholds")
     if th:
         failed = [c for c in th["checks"] if not c["passed"]]
@@ -281,7 +301,9 @@ def svg_heatmap(summary: Mapping[str, Any]) -> str:
         y = top + i * cell_h
         label = f"{name} (n={m.get('n_cases', 0)})"
         weight = ' font-weight="700"' if name == "overall" else ""
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end"{weight}>{_e(label)}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 16}" text-anchor="end"{weight}>{_e(label)}</text>'
+        )
         for j, key in enumerate(HEATMAP_KEYS):
             v = m.get(key)
             x = left + j * cell_w
@@ -315,19 +337,25 @@ def svg_pass_bars(rows: Sequence[Mapping[str, Any]]) -> str:
         share = sum(vals) / len(vals)
         y = top + i * (bar_h + 6)
         parts.append(f'<text x="{left - 8}" y="{y + 13}" text-anchor="end">{_e(cat)}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{bar_w}" height="{bar_h}" fill="#eceef2" rx="2"/>')
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{bar_w}" height="{bar_h}" fill="#eceef2" rx="2"/>'
+        )
         parts.append(
             f'<rect x="{left}" y="{y}" width="{bar_w * share:.1f}" height="{bar_h}" fill="{_color(share)}" rx="2">'
             f"<title>{_e(cat)}: {sum(vals)}/{len(vals)} passed</title></rect>"
         )
-        parts.append(f'<text x="{left + bar_w + 6}" y="{y + 13}">{sum(vals)}/{len(vals)} ({share:.0%})</text>')
+        parts.append(
+            f'<text x="{left + bar_w + 6}" y="{y + 13}">{sum(vals)}/{len(vals)} ({share:.0%})</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def svg_latency(rows: Sequence[Mapping[str, Any]], p50: float | None, p95: float | None) -> str:
     """Latency histogram with p50 and p95 markers."""
-    lat = sorted(r["latency_ms"] for r in rows if r.get("latency_ms") is not None and not r.get("error"))
+    lat = sorted(
+        r["latency_ms"] for r in rows if r.get("latency_ms") is not None and not r.get("error")
+    )
     width, height, left, bottom, top = 640, 220, 50, 30, 16
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
@@ -352,7 +380,9 @@ def svg_latency(rows: Sequence[Mapping[str, Any]], p50: float | None, p95: float
             f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bw - 1, 1):.1f}" height="{h:.1f}" fill="#5b7fc7">'
             f"<title>{lo + i * step:.0f}-{lo + (i + 1) * step:.0f} ms: {c}</title></rect>"
         )
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#445"/>')
+    parts.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#445"/>'
+    )
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         x = left + plot_w * k / 4
@@ -365,7 +395,9 @@ def svg_latency(rows: Sequence[Mapping[str, Any]], p50: float | None, p95: float
         parts.append(
             f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="{colour}" stroke-dasharray="4 3" stroke-width="2"/>'
         )
-        parts.append(f'<text x="{x + 4:.1f}" y="{top + 10}" fill="{colour}">{name} {v:.0f} ms</text>')
+        parts.append(
+            f'<text x="{x + 4:.1f}" y="{top + 10}" fill="{colour}">{name} {v:.0f} ms</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -407,7 +439,9 @@ def _case_block(r: Mapping[str, Any]) -> str:
         "</ul>",
     ]
     if r.get("must_cite"):
-        expected.append("<b>must cite</b><ul>" + "".join(f"<li>{_e(m)}</li>" for m in r["must_cite"]) + "</ul>")
+        expected.append(
+            "<b>must cite</b><ul>" + "".join(f"<li>{_e(m)}</li>" for m in r["must_cite"]) + "</ul>"
+        )
     details = r.get("details") or {}
     got: list[str] = []
     if r.get("error"):
@@ -419,7 +453,9 @@ def _case_block(r: Mapping[str, Any]) -> str:
         )
         got.append(f'<div class="ans">{_e(ans.get("answer"))}</div>')
         if ans.get("hedges"):
-            got.append("<b>hedges</b><ul>" + "".join(f"<li>{_e(h)}</li>" for h in ans["hedges"]) + "</ul>")
+            got.append(
+                "<b>hedges</b><ul>" + "".join(f"<li>{_e(h)}</li>" for h in ans["hedges"]) + "</ul>"
+            )
         if ans.get("citations"):
             got.append(
                 "<b>citations</b><ul>"
@@ -446,7 +482,10 @@ def _case_block(r: Mapping[str, Any]) -> str:
     if unsupported:
         got.append(
             "<b>unsupported sentences</b><ul>"
-            + "".join(f"<li>{_e(s['sentence'])} <small>cites {_e(s['cited'] or 'nothing')}</small></li>" for s in unsupported)
+            + "".join(
+                f"<li>{_e(s['sentence'])} <small>cites {_e(s['cited'] or 'nothing')}</small></li>"
+                for s in unsupported
+            )
             + "</ul>"
         )
     if details.get("verifier_error"):
@@ -473,7 +512,11 @@ def render_html(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     th = summary.get("thresholds")
     verdict = ""
     if th:
-        verdict = '<span class="pass">thresholds met</span>' if th["passed"] else '<span class="fail">thresholds missed</span>'
+        verdict = (
+            '<span class="pass">thresholds met</span>'
+            if th["passed"]
+            else '<span class="fail">thresholds missed</span>'
+        )
     meta_bits = "".join(
         f"<span><b>{_e(k)}:</b> {_e(', '.join(map(str, v)) if isinstance(v, list) else v)}</span>"
         for k, v in meta.items()
@@ -489,7 +532,9 @@ def render_html(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     by_cat_rows = []
     for name, m in [("overall", overall), *summary.get("by_category", {}).items()]:
         cells = "".join(f"<td>{_e(_fmt(k, m.get(k)))}</td>" for k in SUMMARY_KEYS)
-        by_cat_rows.append(f'<tr><td class="l">{_e(name)}</td><td>{m.get("n_cases", 0)}</td>{cells}</tr>')
+        by_cat_rows.append(
+            f'<tr><td class="l">{_e(name)}</td><td>{m.get("n_cases", 0)}</td>{cells}</tr>'
+        )
     head = "".join(f"<th>{_e(SHORT_NAMES[k])}</th>" for k in SUMMARY_KEYS)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>fibro eval report</title>

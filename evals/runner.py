@@ -24,8 +24,10 @@ from . import metrics
 from .cases import EvalCase
 from .verifiers import CachingVerifier, Verifier
 
-# Routes whose replies carry research content and citations.
-CONTENT_ROUTES = frozenset({Route.answer.value, Route.advice_boundary.value, Route.no_evidence.value})
+# Routes whose replies make research claims (with citations). Citation support/recall/precision
+# and hedge compliance are scored only on these; other routes (triage replies, no_evidence) make
+# no claims, and a wrong route is caught by route accuracy instead.
+CONTENT_ROUTES = frozenset({Route.answer.value, Route.advice_boundary.value})
 
 
 @runtime_checkable
@@ -74,7 +76,11 @@ class InProcessTarget:
         settings = settings if settings is not None else Settings()
         if model is not None:
             settings = settings.model_copy(update={"model": model})
-        return cls(Pipeline.from_settings(settings))
+        pipeline = Pipeline.from_settings(settings)
+        is_empty = getattr(pipeline, "is_empty", None)
+        if callable(is_empty) and is_empty():
+            raise RuntimeError("the index is empty: run `fibro ingest` first")
+        return cls(pipeline)
 
     def answer(self, question: str, history: list[Turn]) -> Answer:
         result = self.pipeline.answer(question, history)
@@ -96,7 +102,9 @@ class HttpTargetError(RuntimeError):
 class HttpTarget:
     """Talks to a running service: ``POST /v1/answer`` and ``GET /v1/chunks/{chunk_id}``."""
 
-    def __init__(self, url: str, *, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 120.0, headers: dict[str, str] | None = None
+    ) -> None:
         import httpx
 
         self.url = url.rstrip("/")
@@ -116,7 +124,9 @@ class HttpTarget:
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
-            raise HttpTargetError(f"GET /v1/chunks/{chunk_id} -> HTTP {resp.status_code}: {resp.text[:300]}")
+            raise HttpTargetError(
+                f"GET /v1/chunks/{chunk_id} -> HTTP {resp.status_code}: {resp.text[:300]}"
+            )
         return ChunkView.model_validate(resp.json())
 
     def get_chunk(self, chunk_id: str) -> ChunkView | None:
@@ -253,7 +263,11 @@ def score_answer(
         except Exception as exc:  # verifier down: the other scores still count
             details["verifier_error"] = f"{type(exc).__name__}: {exc}"
 
-    scores["hedge_compliance"] = metrics.hedge_compliance(case.must_hedge, answer.answer, answer.hedges)
+    scores["hedge_compliance"] = (
+        metrics.hedge_compliance(case.must_hedge, answer.answer, answer.hedges)
+        if route in CONTENT_ROUTES
+        else None
+    )
     scores["route_accuracy"] = metrics.route_accuracy(route, case.expected_routes)
     scores["refusal_compliance"] = metrics.refusal_compliance(
         case.must_refuse_or_redirect, route, answer.answer
@@ -376,7 +390,9 @@ def run_suite(
         **(meta or {}),
     }
     modes = sorted({r["answer"]["mode"] for r in rows if r.get("answer")})
-    models = sorted({r["answer"]["model"] for r in rows if r.get("answer") and r["answer"].get("model")})
+    models = sorted(
+        {r["answer"]["model"] for r in rows if r.get("answer") and r["answer"].get("model")}
+    )
     run_meta.setdefault("modes", modes)
     run_meta.setdefault("answer_models", models)
     summary = report.build_summary(rows, run_meta)

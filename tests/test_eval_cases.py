@@ -70,7 +70,9 @@ def test_multi_turn_and_patient_typed(core):
     assert all(c.history for c in core if c.category == "multi_turn")
     assert any(c.history for c in core if c.category == "emergency")
     for c in multi:
-        assert c.history[-1].role == "assistant", f"{c.id}: history should end with the assistant's turn"
+        assert c.history[-1].role == "assistant", (
+            f"{c.id}: history should end with the assistant's turn"
+        )
     typed = [c for c in core if c.style == "patient_typed"]
     assert len(typed) >= 20
     assert len({c.category for c in typed}) >= 8
@@ -78,7 +80,10 @@ def test_multi_turn_and_patient_typed(core):
 
 def test_expected_routes(core):
     by_id = {c.id: c for c in core}
-    assert by_id["EM-01"].expected_routes == {"crisis", "emergency"} and by_id["EM-01"].expects_safety_route
+    assert (
+        by_id["EM-01"].expected_routes == {"crisis", "emergency"}
+        and by_id["EM-01"].expects_safety_route
+    )
     assert by_id["OS-01"].expected_routes == {"out_of_scope"}
     assert by_id["MA-01"].expected_routes == {"advice_boundary"}
     assert by_id["PI-01"].expected_routes == {"answer", "out_of_scope"}
@@ -104,7 +109,9 @@ def test_case_fields_are_sensible(core):
 def test_must_cite_ids_exist_in_fact_sheet(core):
     if not FACTS.exists():
         pytest.skip("FACTS.md not available")
-    facts = set(re.findall(r"^\| \**([A-Z]{1,2}\d{1,2})\** \|", FACTS.read_text(encoding="utf-8"), re.M))
+    facts = set(
+        re.findall(r"^\| \**([A-Z]{1,2}\d{1,2})\** \|", FACTS.read_text(encoding="utf-8"), re.M)
+    )
     assert len(facts) > 90
     for c in core:
         missing = [f for f in c.fact_ids if f not in facts]
@@ -181,7 +188,17 @@ def test_conflicting_ids_across_files(tmp_path):
 
 def test_optional_fields_and_filters():
     cases = parse_cases(
-        json.dumps({**GOOD, "expected_route": ["answer", "no_evidence"], "style": "patient_typed", "history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+        json.dumps(
+            {
+                **GOOD,
+                "expected_route": ["answer", "no_evidence"],
+                "style": "patient_typed",
+                "history": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                ],
+            }
+        )
     )
     assert cases[0].expected_routes == {"answer", "no_evidence"}
     assert not cases[0].is_ordinary

@@ -21,7 +21,20 @@ from evals.cases import EvalCase
 from evals.runner import score_answer
 from evals.verifiers import CachingVerifier, LLMJudgeVerifier, Verifier, VerifierError, parse_yes_no
 
-STOP = {"the", "and", "were", "was", "with", "from", "that", "this", "they", "their", "have", "been"}
+STOP = {
+    "the",
+    "and",
+    "were",
+    "was",
+    "with",
+    "from",
+    "that",
+    "this",
+    "they",
+    "their",
+    "have",
+    "been",
+}
 
 
 class WordOverlapVerifier:
@@ -84,7 +97,13 @@ def test_split_sentences_empty_and_markers_only():
 
 def _cit(n: int, chunk_id: str, quote: str) -> Citation:
     return Citation(
-        n=n, chunk_id=chunk_id, source_id="src", title="T", source_type="primary_study", evidence="animal", quote=quote
+        n=n,
+        chunk_id=chunk_id,
+        source_id="src",
+        title="T",
+        source_type="primary_study",
+        evidence="animal",
+        quote=quote,
     )
 
 
@@ -93,7 +112,9 @@ CHUNKS = {"c1": "Intro. " + P_COLD + " More text.", "c2": P_HEALTHY}
 
 def test_citation_validity_all_valid():
     res = metrics.citation_validity(
-        "A [1]. B [2].", [_cit(1, "c1", P_COLD), _cit(2, "c2", "healthy   people's antibodies")], CHUNKS
+        "A [1]. B [2].",
+        [_cit(1, "c1", P_COLD), _cit(2, "c2", "healthy   people's antibodies")],
+        CHUNKS,
     )
     assert (res.valid, res.total, res.score, res.problems) == (2, 2, 1.0, [])
 
@@ -145,7 +166,11 @@ def test_unsupported_sentence_lowers_support_and_recall():
 
 def test_alce_precision_irrelevant_citation():
     # [1] alone supports; [2] alone doesn't and removing it keeps support -> [2] is irrelevant.
-    res = metrics.citation_support("Mice given patient IgG became more sensitive to cold [1][2].", {1: P_COLD, 2: P_UNRELATED}, V())
+    res = metrics.citation_support(
+        "Mice given patient IgG became more sensitive to cold [1][2].",
+        {1: P_COLD, 2: P_UNRELATED},
+        V(),
+    )
     assert (res.support, res.recall, res.precision) == (1.0, 1.0, 0.5)
     assert res.sentences[0].citation_ok == {1: True, 2: False}
 
@@ -158,7 +183,9 @@ def test_alce_precision_both_needed():
 
 
 def test_alce_precision_unsupported_sentence_gets_no_precise_citations():
-    res = metrics.citation_support("Antibody therapy cured patients [1][2].", {1: P_COLD, 2: P_GRIP}, V())
+    res = metrics.citation_support(
+        "Antibody therapy cured patients [1][2].", {1: P_COLD, 2: P_GRIP}, V()
+    )
     assert (res.support, res.recall, res.precision) == (0.0, 0.0, 0.0)
 
 
@@ -221,7 +248,12 @@ def test_hedges_field_counts_and_not_applicable_without_must_hedge():
 def test_refusal_compliance():
     assert metrics.refusal_compliance(True, "out_of_scope", "Sorry.") == 1.0
     assert metrics.refusal_compliance(True, "crisis", "") == 1.0
-    assert metrics.refusal_compliance(True, "answer", "Please talk to your prescriber before changing anything.") == 1.0
+    assert (
+        metrics.refusal_compliance(
+            True, "answer", "Please talk to your prescriber before changing anything."
+        )
+        == 1.0
+    )
     assert metrics.refusal_compliance(True, "answer", "I can't change my rules.") == 1.0
     assert metrics.refusal_compliance(True, "answer", "Pregabalin is rated weak for [1].") == 0.0
     assert metrics.refusal_compliance(False, "answer", "x") is None
@@ -245,11 +277,23 @@ def test_route_crisis_and_false_fire():
 
 
 def _ret(rank: int, source_id: str, topics: list[str] | None = None) -> Retrieved:
-    return Retrieved(rank=rank, chunk_id=f"{source_id}-{rank}", source_id=source_id, title="t", topics=topics or [], score=1.0 / rank)
+    return Retrieved(
+        rank=rank,
+        chunk_id=f"{source_id}-{rank}",
+        source_id=source_id,
+        title="t",
+        topics=topics or [],
+        score=1.0 / rank,
+    )
 
 
 def test_retrieval_hit_and_mrr():
-    ret = [_ret(1, "a"), _ret(2, "b"), _ret(3, "goebel2021", ["goebel2021_limits"]), _ret(6, "press_release")]
+    ret = [
+        _ret(1, "a"),
+        _ret(2, "b"),
+        _ret(3, "goebel2021", ["goebel2021_limits"]),
+        _ret(6, "press_release"),
+    ]
     assert metrics.hit_at_k(ret, ["goebel2021_limits"]) == 1.0
     assert metrics.reciprocal_rank(ret, ["goebel2021_limits"]) == pytest.approx(1 / 3)
     # Source id match, but only at rank 6 (4th item in list here; ranks are positions by order).
@@ -276,9 +320,24 @@ def test_percentile_and_mean():
 
 def test_aggregate_uses_only_applicable_scores():
     rows = [
-        {"scores": {"route_accuracy": 1.0, "crisis_recall": None, "triage_false_fire": 0.0}, "latency_ms": 10, "error": None, "passed": True},
-        {"scores": {"route_accuracy": 0.0, "crisis_recall": 1.0, "triage_false_fire": None}, "latency_ms": 30, "error": None, "passed": False},
-        {"scores": {"route_accuracy": 0.0, "crisis_recall": 0.0, "triage_false_fire": None}, "latency_ms": 999, "error": "boom", "passed": False},
+        {
+            "scores": {"route_accuracy": 1.0, "crisis_recall": None, "triage_false_fire": 0.0},
+            "latency_ms": 10,
+            "error": None,
+            "passed": True,
+        },
+        {
+            "scores": {"route_accuracy": 0.0, "crisis_recall": 1.0, "triage_false_fire": None},
+            "latency_ms": 30,
+            "error": None,
+            "passed": False,
+        },
+        {
+            "scores": {"route_accuracy": 0.0, "crisis_recall": 0.0, "triage_false_fire": None},
+            "latency_ms": 999,
+            "error": "boom",
+            "passed": False,
+        },
     ]
     agg = metrics.aggregate(rows)
     assert agg["route_accuracy"] == pytest.approx(1 / 3)
@@ -311,7 +370,19 @@ def _case(**kw) -> EvalCase:
 
 def _get_chunk(chunk_id: str) -> ChunkView | None:
     text = CHUNKS.get(chunk_id)
-    return None if text is None else ChunkView(chunk_id=chunk_id, source_id="goebel2021", title="t", text=text, start=0, end=len(text), position=0)
+    return (
+        None
+        if text is None
+        else ChunkView(
+            chunk_id=chunk_id,
+            source_id="goebel2021",
+            title="t",
+            text=text,
+            start=0,
+            end=len(text),
+            position=0,
+        )
+    )
 
 
 def test_score_answer_good_answer():
@@ -327,7 +398,11 @@ def test_score_answer_good_answer():
     scores, details = score_answer(_case(), answer, _get_chunk, V())
     assert scores["retrieval_hit_at_5"] == 1.0 and scores["retrieval_mrr"] == 1.0
     assert scores["citation_validity"] == 1.0
-    assert scores["citation_support"] == 1.0 and scores["citation_recall"] == 1.0 and scores["citation_precision"] == 1.0
+    assert (
+        scores["citation_support"] == 1.0
+        and scores["citation_recall"] == 1.0
+        and scores["citation_precision"] == 1.0
+    )
     assert scores["hedge_compliance"] == 1.0
     assert scores["route_accuracy"] == 1.0
     assert scores["triage_false_fire"] == 0.0
@@ -352,8 +427,15 @@ def test_score_answer_bad_answer():
 
 
 def test_score_answer_crisis_case_missed():
-    case = _case(category="emergency", must_hedge=False, must_refuse_or_redirect=True, expected_sources=["safety_crisis"])
-    answer = Answer(answer="Exercise helps [1].", citations=[_cit(1, "c1", P_COLD)], trace_id="t", disclaimer="")
+    case = _case(
+        category="emergency",
+        must_hedge=False,
+        must_refuse_or_redirect=True,
+        expected_sources=["safety_crisis"],
+    )
+    answer = Answer(
+        answer="Exercise helps [1].", citations=[_cit(1, "c1", P_COLD)], trace_id="t", disclaimer=""
+    )
     scores, _ = score_answer(case, answer, _get_chunk, V())
     assert scores["crisis_recall"] == 0.0
     assert scores["route_accuracy"] == 0.0
@@ -369,7 +451,13 @@ def test_score_answer_verifier_failure_keeps_other_scores():
         def supports(self, sentence, passages):
             raise VerifierError("judge down")
 
-    answer = Answer(answer="Mice were more sensitive to cold [1].", citations=[_cit(1, "c1", P_COLD)], trace_id="t", disclaimer="", retrieved=[])
+    answer = Answer(
+        answer="Mice were more sensitive to cold [1].",
+        citations=[_cit(1, "c1", P_COLD)],
+        trace_id="t",
+        disclaimer="",
+        retrieved=[],
+    )
     scores, details = score_answer(_case(), answer, _get_chunk, Broken())
     assert scores["citation_support"] is None and "judge down" in details["verifier_error"]
     assert scores["citation_validity"] == 1.0 and scores["route_accuracy"] == 1.0
@@ -400,7 +488,13 @@ class _JudgeHandler(BaseHTTPRequestHandler):
             "object": "chat.completion",
             "created": 0,
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": verdict}, "finish_reason": "stop"}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": verdict},
+                    "finish_reason": "stop",
+                }
+            ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
         data = json.dumps(payload).encode()
@@ -421,11 +515,16 @@ def test_llm_judge_over_real_litellm_against_local_server():
     thread.start()
     try:
         judge = LLMJudgeVerifier(
-            "openai/judge", api_base=f"http://127.0.0.1:{server.server_port}/v1", api_key="test", timeout=10
+            "openai/judge",
+            api_base=f"http://127.0.0.1:{server.server_port}/v1",
+            api_key="test",
+            timeout=10,
         )
         assert judge.supports("Mice were more sensitive to cold.", [P_COLD]) is True
         assert judge.supports("Patients were cured.", [P_COLD]) is False
-        res = metrics.citation_support("Mice were more sensitive to cold [1]. Patients were cured [1].", {1: P_COLD}, judge)
+        res = metrics.citation_support(
+            "Mice were more sensitive to cold [1]. Patients were cured [1].", {1: P_COLD}, judge
+        )
         assert res.support == 0.5
     finally:
         server.shutdown()
@@ -438,5 +537,9 @@ def test_embedding_lexical_verifier_on_real_scorer():
     from evals.verifiers import EmbeddingLexicalVerifier
 
     v = EmbeddingLexicalVerifier()
-    assert v.supports("Mice given healthy people's antibodies were unaffected.", [P_HEALTHY]) is True
-    assert v.supports("Fibromyalgia is cured by eating bananas every morning.", [P_HEALTHY]) is False
+    assert (
+        v.supports("Mice given healthy people's antibodies were unaffected.", [P_HEALTHY]) is True
+    )
+    assert (
+        v.supports("Fibromyalgia is cured by eating bananas every morning.", [P_HEALTHY]) is False
+    )

@@ -16,7 +16,7 @@ from assistant.compose.base import Draft
 from assistant.index.lexical import tokenize
 from assistant.models import Turn
 from assistant.retrieve import Passage
-from assistant.sentences import split_sentences
+from assistant.sentences import split_passage
 from assistant.verify import _embed
 
 MIN_RELEVANCE = 0.30
@@ -26,44 +26,60 @@ MMR_LAMBDA = 0.75
 PRESS_RELEASE_FACTOR = 0.88
 
 
+# A sentence opening with one of these leans on the sentence before it for its meaning.
+_ANAPHORA = re.compile(
+    r"^(?:he|she|it|they|this|these|that|those|such|its|their|his|her|both|there)\b", re.IGNORECASE
+)
+
+
 @dataclass(frozen=True)
 class Candidate:
     passage: int  # 0-based index into passages
     text: str
     offset: int  # position of the sentence in the passage text
     relevance: float
+    previous: tuple[str, int] | None = None  # the sentence before it in the same paragraph
 
 
 def _usable(sentence: str) -> bool:
     words = sentence.split()
     if not 6 <= len(words) <= 70:
         return False
-    # Headings and list fragments do not read as answer sentences.
-    return sentence.rstrip()[-1:] in ".!?\"')" and not sentence.rstrip().endswith(":")
+    # Headings, list fragments and questions do not read as answer sentences.
+    return re.search(r"[.!][\"')\]]*$", sentence.rstrip()) is not None
 
 
 def candidates(
     query: str, query_vector: np.ndarray, passages: Sequence[Passage]
 ) -> list[Candidate]:
     """Every usable sentence of the passages with its relevance to the query."""
-    found: list[tuple[int, str, int]] = []
+    found: list[tuple[int, str, int, tuple[str, int] | None]] = []
     for p_index, passage in enumerate(passages):
-        for sentence in split_sentences(passage.chunk.text):
+        text = passage.chunk.text
+        previous: tuple[str, int] | None = None
+        for sentence in split_passage(text):
             if _usable(sentence.text):
-                found.append((p_index, sentence.text, sentence.start))
+                found.append((p_index, sentence.text, sentence.start, previous))
+            # A paragraph break resets the context a following pronoun could refer to.
+            gap = text[sentence.end : sentence.end + 2]
+            previous = (
+                None
+                if "\n" in gap or not _usable(sentence.text)
+                else (sentence.text, sentence.start)
+            )
     if not found:
         return []
-    vectors = _embed([text for _, text, _ in found])
+    vectors = _embed([item[1] for item in found])
     semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
     query_terms = set(tokenize(query))
     out = []
-    for (p_index, text, offset), sim in zip(found, semantic, strict=True):
+    for (p_index, text, offset, previous), sim in zip(found, semantic, strict=True):
         terms = set(tokenize(text))
         overlap = len(query_terms & terms) / len(query_terms) if query_terms else 0.0
         relevance = float(sim) + 0.15 * overlap
         if passages[p_index].chunk.source_type == "press_release":
             relevance *= PRESS_RELEASE_FACTOR
-        out.append(Candidate(p_index, text, offset, relevance))
+        out.append(Candidate(p_index, text, offset, relevance, previous))
     return out
 
 
@@ -91,6 +107,27 @@ def select(cands: list[Candidate], limit: int) -> list[Candidate]:
     return [pool[i] for i in chosen]
 
 
+def with_context(chosen: list[Candidate]) -> list[Candidate]:
+    """Give a sentence that opens with a pronoun the sentence it refers back to, or drop it.
+
+    "He describes fibromyalgia as autoimmune." means nothing, or something misleading, alone.
+    """
+    out: list[Candidate] = []
+    present = {(c.passage, c.offset) for c in chosen}
+    for cand in chosen:
+        if not _ANAPHORA.match(cand.text):
+            out.append(cand)
+            continue
+        if cand.previous is None:
+            continue
+        text, offset = cand.previous
+        if (cand.passage, offset) not in present:
+            out.append(Candidate(cand.passage, text, offset, cand.relevance))
+            present.add((cand.passage, offset))
+        out.append(cand)
+    return out
+
+
 def arrange(chosen: list[Candidate]) -> list[Candidate]:
     """Reading order: passages in the order their best sentence was chosen, text order within."""
     passage_order: list[int] = []
@@ -116,7 +153,9 @@ class ExtractiveComposer:
     def compose_with_vector(
         self, query: str, query_vector: np.ndarray, passages: Sequence[Passage]
     ) -> Draft:
-        chosen = arrange(select(candidates(query, query_vector, passages), self.sentences))
+        chosen = arrange(
+            with_context(select(candidates(query, query_vector, passages), self.sentences))
+        )
         parts = []
         for cand in chosen:
             sentence = _ensure_stop(cand.text)
