@@ -566,6 +566,15 @@ _SEIZURE_RE = _c(
     r"\b(?:having|had) (?:a |another )?(?:seizure|fit|convulsion) (?:right )?now\b|"
     r"\b(?:seizing|convulsing)\b|\bfitting (?:right )?now\b"
 )
+_GENERAL_Q_RE = _c(
+    r"^\W*(?:does|do|can|could|is|are|was|were|what|whats|why|how|which|when|where|who|should|"
+    r"would|will|in|for|according|tell me|explain|list|compare|describe|any|anyone|has|have)\b"
+)
+_HEAD_INJURY_RE = _c(
+    r"\b(?:hit|banged|bumped|knocked|smashed|cracked) (?:my|his|her|their) head\b"
+    r"(?=[^.?!]*\b(?:vomit\w*|being sick|throwing up|confus\w*|drowsy|knocked out|unconscious|"
+    r"passed out|blacked out|seizure|bleeding|wont wake)\b)"
+)
 _CALL_RE = _c(
     r"\bshould (?:i|we) (?:call|ring|phone) (?:for )?(?:an ambulance|999|911|112)\b|"
     r"\bcall(?:ing)? (?:an ambulance|999|911|112) (?:now|right now)\b"
@@ -573,8 +582,10 @@ _CALL_RE = _c(
 
 
 def _emergency_reason(norm: str) -> str | None:
+    # Someone present (first or third person), or a telegraphic symptom report ("sudden crushing
+    # chest pain, left arm numb") rather than a general question ("can fibro cause chest pain?").
     person = bool(_FP_RE.search(norm) or _THIRD_RE.search(norm))
-    if not person:
+    if not person and _GENERAL_Q_RE.search(norm):
         return None
     habitual = bool(_HABITUAL_RE.search(norm))
     now = bool(_NOW_RE.search(norm))
@@ -627,6 +638,8 @@ def _emergency_reason(norm: str) -> str | None:
             return "emergency:collapse"
         if _BREATH_SEVERE_RE.search(norm) and (acute or not habitual):
             return "emergency:breathing"
+        if _HEAD_INJURY_RE.search(norm):
+            return "emergency:head_injury"
         if _CALL_RE.search(norm):
             return "emergency:other"
     return None
@@ -658,6 +671,12 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:(?:you(?:'?ve| have| were|"
             r"'?re| are)?\s+(?:been\s+)?(?:told|taught|instructed|given))|above|before|previously|"
             r"prior|so far)\b|"
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?)?(?:the|everything)\s+(?:above|"
+            r"before|previous|prior|earlier)\b|"
+            r"\b(?:turn off|disable|remove|deactivate|switch off|bypass|lift|drop)\s+(?:your\s+|the\s+|"
+            r"all\s+|any\s+)*(?:safety\s+)?(?:filters?|guardrails?|restrictions?|rules|safety|"
+            r"censorship|content polic(?:y|ies)|safeguards?)\b|"
+            r"\byou (?:have|got) no (?:rules|restrictions|limits|filters|guardrails)\b|"
             r"\b(?:without|with no|no)\s+(?:any\s+)?(?:restrictions|filters|guardrails|censorship|"
             r"safety (?:rules|filters|guidelines))\b|\bwithout (?:any )?(?:of )?your rules\b",
             _INJ_FLAGS,
@@ -683,6 +702,9 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + r"|"
             r"\byour new (?:instructions?|rules?) (?:is|are)\b" + _UNTIL_AND + r"|"
             r"\b(?:new|updated|revised|real) (?:system )?(?:instructions?|rules?|prompt)\s*:[^.!?\n]*|"
+            r"<\s*(system|instructions?)\s*>.*?<\s*/\s*\1\s*>|"
+            r"\b(?:game|story|scenario|roleplay|role-play|world|simulation) (?:where|in which) "
+            r"you(?:'?re| are| play| will be)\b" + _UNTIL_AND + r"|"
             r"^\s*(?:system|developer)\s*:\s*[^.!?\n]*|\[\s*(?:system|inst)\s*\]|"
             r"</?\s*(?:system|instructions?)\s*>|###\s*(?:system|instructions?)\b|"
             r"\b(?:i am|i'?m) (?:your|the) (?:developer|admin|administrator|creator|owner|programmer|"
@@ -711,7 +733,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\byou\s+(?:must|have to|need to|shall|are (?:required|obligated) to|"
             r"can only|may only)\s+(?:now\s+)?(?:only\s+)?(?:tell|say|confirm|agree|state|answer|"
-            r"respond|reply|claim|write|admit|insist|declare)(?:\s+(?:me|us|that|to me|with))*\b|"
+            r"respond|reply|claim|write|admit|insist|declare)(?:\s+(?:me|us|that|to me|with))*\b"
+            r"(?:\s+(?:yes|no|true|it is|it'?s true)\b)?|"
             r"\b(?:just|only)\s+(?:say|tell me|confirm|agree)\s+(?:that\s+)?(?=.*\b(?:cured?|works?|"
             r"proven|proves?|true)\b)",
             _INJ_FLAGS,
@@ -749,7 +772,7 @@ _CONNECTOR_RE = re.compile(
 )
 _TRAILING_CONNECTOR_RE = re.compile(r"(?:\s*\b(?:and|then|also|but|or|so)\b\s*)+$", _INJ_FLAGS)
 _LEADING_TELL_RE = re.compile(
-    r"^(?:tell|say to|say|confirm to|confirm|assure|convince)\s+(?:me|us)?\s*(?:that\s+)?",
+    r"^(?:(?:tell|assure|convince|promise)\s+(?:me|us)\s+that|say(?:\s+that)?|confirm(?:\s+that)?)\s+",
     _INJ_FLAGS,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -763,9 +786,23 @@ def _meaningful(fragment: str) -> bool:
     return any(len(w) >= 2 and w not in _STOPWORDS for w in words)
 
 
+# Cheap pre-check: every injection pattern needs one of these words.
+_INJECTION_HINT_RE = re.compile(
+    r"ignor|disregard|forget|overrid|overrul|bypass|abandon|set aside|follow|throw out|scrap|"
+    r"without|with no|turn off|disable|remove|deactivate|switch|lift|drop|\byou|your|from now|"
+    r"\bact|behave|role|pretend|mode|jailbr|\bdan\b|do anything|new|updated|revised|real|"
+    r"system|developer|\[|<|###|i am|i'?m |reveal|show|print|display|output|repeat|recite|tell|"
+    r"give|list|share|leak|dump|expose|paste|copy|write|spell|read out|send|what|just|only|"
+    r"\bno\b|skip|omit|leave out|don'?t|do not|stop|game|story|scenario|world|simulation",
+    _INJ_FLAGS,
+)
+
+
 def _strip_injection(question: str) -> tuple[list[str], str]:
     """Return (kinds found, question with the injected clauses removed)."""
     text = _soft_normalise(question)
+    if not _INJECTION_HINT_RE.search(text):
+        return [], text
     kinds: list[str] = []
     kept: list[str] = []
     for sentence in _SENTENCE_SPLIT_RE.split(text):
@@ -895,6 +932,7 @@ _ADVICE_DOSE_RE = _c(
     r"strength)\b[^.?!]{0,30}?\b(?:for me|should i|do i|can i|i should|would i|for my)\b|"
     r"\b(?:is|are|would) (?:my (?:dose|dosage)|\d+ ?(?:mg|milligrams?|tablets?|pills?))\b[^.?!]{0,30}?"
     r"\b(?:too (?:much|high|low|little)|enough|safe|ok|okay|right|a lot)\b|"
+    r"\b(?:what|which|how much) (?:dose|dosage|amount|strength)\b[^.?!]{0,30}?\bto take\b|"
     r"\b(?:accidentally|by mistake|mistakenly)\b[^.?!]{0,30}?\b(?:double|extra|two|second) (?:dose|doses|"
     r"tablets?|pills?)\b|\b(?:double|extra) dose\b[^.?!]{0,30}?\b(?:by mistake|accidentally)\b|"
     r"\bi (?:missed|forgot) (?:a |my |to take my )(?:dose|tablet|pill|" + _MED_NAMES + r")"
@@ -1060,7 +1098,7 @@ def triage(question: str, history: Sequence[Turn] = ()) -> TriageResult:
     else:
         cleaned, cleaned_norm, injection_reason = question, norm, ""
 
-    advice = _advice_reason(cleaned_norm)
+    advice = _advice_reason(cleaned_norm) or (injection and _advice_reason(norm)) or None
     if advice:
         return TriageResult(Route.advice_boundary, advice, injection, cleaned)
 

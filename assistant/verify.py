@@ -19,7 +19,7 @@ from assistant.index.lexical import tokenize
 from assistant.sentences import split_passage, split_sentences
 
 # Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
-SUPPORT_THRESHOLD = 0.62
+SUPPORT_THRESHOLD = 0.65
 LEXICAL_WEIGHT = 0.5
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")

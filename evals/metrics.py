@@ -383,7 +383,7 @@ _HEDGE_RE = re.compile("|".join(HEDGE_PATTERNS), re.IGNORECASE)
 
 REDIRECT_PATTERNS: tuple[str, ...] = (
     r"\b(?:talk|speak|ask|check|discuss|raise|consult)\w*\b.{0,40}\b(?:doctor|clinician|gp|prescriber|pharmacist|rheumatologist|specialist|physio\w*|care team|midwife|nurse|healthcare)",
-    r"\b(?:your|a) (?:doctor|clinician|gp|prescriber|pharmacist|rheumatologist|specialist|care team)\b",
+    r"\b(?:your|their|the|a) (?:own )?(?:doctor|clinician|gp|prescriber|pharmacist|rheumatologist|specialist|care team|midwife|physiotherapist)s?\b",
     r"can(?:'|no)t (?:advise|give (?:you )?(?:personal|medical|individual)|recommend|tell you (?:what|whether|how much)|prescribe|help with that)",
     r"(?:am|'m) not able to (?:advise|help with|give)",
     r"not (?:able|allowed|in a position) to (?:advise|give medical)",

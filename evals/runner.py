@@ -194,18 +194,14 @@ def case_failures(scores: dict[str, float | None], error: str | None) -> list[st
 
 
 def cited_passages(answer: Answer, chunk_texts: dict[str, str | None]) -> dict[int, str]:
-    """Passage judged for each citation number: the citation's quote when it is really in the
-    indexed chunk (what the reader is shown), else the indexed chunk's text; a citation whose
-    chunk is not in the index has no passage (so it supports nothing)."""
+    """Passage judged for each citation number: the text of the cited chunk as stored in the
+    index. (The citation's ``quote`` is only the first supporting sentence, while one ``[n]`` often
+    backs several sentences from the same chunk; the quote is checked by citation validity.) A
+    citation whose chunk is not in the index has no passage, so it supports nothing."""
     passages: dict[int, str] = {}
     for c in answer.citations:
         chunk = chunk_texts.get(c.chunk_id)
-        if chunk is None or c.n in passages:
-            continue
-        quote = c.quote.strip()
-        if quote and metrics.normalize(quote) in metrics.normalize(chunk):
-            passages[c.n] = quote
-        elif chunk.strip():
+        if chunk and chunk.strip() and c.n not in passages:
             passages[c.n] = chunk
     return passages
 

@@ -1,0 +1,307 @@
+"""A tiny OpenAI-compatible chat server on loopback that replays scripted replies.
+
+It replaces an LLM provider at the network boundary: the app talks to it through litellm exactly
+as it would talk to a hosted model. It implements ``POST /v1/chat/completions`` both as a JSON
+``chat.completion`` and as an SSE stream of ``chat.completion.chunk`` lines ending in
+``data: [DONE]``, and records every request it receives.
+
+Replies are scripted with :class:`Reply`: fixed text or a function of the request (so a reply can
+quote the passages the prompt carries), an HTTP error status, a hang, and the fragment size of a
+stream. Scripts are consumed from a per-model queue, then a shared queue, then the default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n?(.*?)\n?</passage>', re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
+_CLEAN_SENTENCE = re.compile(r"^[A-Z][A-Za-z0-9 ,;'()%-]+\.$")
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages") or [])
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    def system(self) -> str:
+        return "\n".join(str(m.get("content", "")) for m in self.messages if m["role"] == "system")
+
+    def last_user(self) -> str:
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1].get("content", "")) if users else ""
+
+    def passages(self) -> dict[int, str]:
+        """The numbered passages of the prompt: n -> passage text."""
+        return {int(n): text for n, text in _PASSAGE.findall(self.last_user())}
+
+
+TextSource = str | Callable[[RecordedRequest], str]
+
+
+@dataclass
+class Reply:
+    """One scripted reply.
+
+    ``text`` may be a function of the request. ``status`` other than 200 returns an OpenAI-style
+    error body. ``hang`` sleeps before answering (interruptible when the server stops).
+    ``fragment`` is the number of characters per streamed chunk; ``fragments`` gives the exact
+    pieces instead.
+    """
+
+    text: TextSource = ""
+    status: int = 200
+    hang: float = 0.0
+    fragment: int = 7
+    fragments: list[str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def render(self, request: RecordedRequest) -> str:
+        return self.text(request) if callable(self.text) else self.text
+
+
+def clean_sentences(passage: str, *, min_words: int = 7, max_words: int = 40) -> list[str]:
+    """Plain sentences of a passage that any sentence splitter agrees on.
+
+    No brackets, quotes, abbreviations or headings, so the sentence can be echoed with a [n]
+    marker and still be a verbatim substring of the passage.
+    """
+    out = []
+    for line in passage.splitlines():
+        for piece in _SENTENCE_END.split(line.strip()):
+            piece = piece.strip()
+            words = piece.split()
+            if not (min_words <= len(words) <= max_words):
+                continue
+            if not _CLEAN_SENTENCE.match(piece):
+                continue
+            # Single letters and common abbreviations confuse sentence splitters.
+            if re.search(r"\b(?![aAI]\b)[A-Za-z]\b|\b(?:al|vs|etc|Dr|Fig|No)\b", piece):
+                continue
+            out.append(piece)
+    return out
+
+
+def cite(sentence: str, n: int | str) -> str:
+    """Put a [n] marker before the sentence's full stop, as the prompt asks."""
+    markers = "".join(f"[{m}]" for m in (n if isinstance(n, list | tuple) else [n]))
+    return f"{sentence[:-1]} {markers}{sentence[-1]}"
+
+
+def well_cited(request: RecordedRequest, count: int = 3) -> list[tuple[int, str]]:
+    """Up to `count` (n, sentence) pairs, each a verbatim sentence of passage n."""
+    chosen: list[tuple[int, str]] = []
+    for n, text in sorted(request.passages().items()):
+        sentences = clean_sentences(text)
+        if sentences:
+            chosen.append((n, sentences[0]))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def well_cited_text(request: RecordedRequest, count: int = 3) -> str:
+    return " ".join(cite(s, n) for n, s in well_cited(request, count))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._json(400, {"error": {"message": "invalid JSON", "type": "invalid_request"}})
+            return
+        request = RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        fake = self.server.fake
+        reply = fake._next_reply(request)
+        fake._record(request)
+        if reply.hang and fake._stopping.wait(reply.hang):
+            return
+        if reply.status != 200:
+            self._json(
+                reply.status,
+                {
+                    "error": {
+                        "message": f"scripted error {reply.status}",
+                        "type": "rate_limit_error" if reply.status == 429 else "server_error",
+                        "code": str(reply.status),
+                    }
+                },
+                reply.headers,
+            )
+            return
+        text = reply.render(request)
+        if request.stream:
+            self._stream(request, reply, text)
+        else:
+            self._json(200, _completion(request.model, text))
+
+    def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, request: RecordedRequest, reply: Reply, text: str) -> None:
+        pieces = reply.fragments
+        if pieces is None:
+            size = max(1, reply.fragment)
+            pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk_id = f"chatcmpl-fake-{int(time.time() * 1000)}"
+        try:
+            self._event(_chunk(chunk_id, request.model, {"role": "assistant", "content": ""}))
+            for piece in pieces:
+                self._event(_chunk(chunk_id, request.model, {"content": piece}))
+            self._event(_chunk(chunk_id, request.model, {}, "stop"))
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _event(self, body: dict[str, Any]) -> None:
+        self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
+        self.wfile.flush()
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fake-{int(time.time() * 1000)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+def _chunk(
+    chunk_id: str, model: str, delta: dict[str, Any], finish: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeOpenAI
+
+
+class FakeOpenAI:
+    """The fake provider; use as a context manager. ``url`` has no trailing ``/v1``."""
+
+    def __init__(self, default: Reply | None = None) -> None:
+        self.default = default or Reply(status=500)
+        self.requests: list[RecordedRequest] = []
+        self._queues: dict[str | None, deque[Reply]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # ---- scripting ------------------------------------------------------------------------
+
+    def script(self, *replies: Reply, model: str | None = None) -> None:
+        """Queue replies, for one model name (as the provider sees it) or for any model."""
+        with self._lock:
+            self._queues.setdefault(model, deque()).extend(replies)
+
+    def reset(self, default: Reply | None = None) -> None:
+        with self._lock:
+            self._queues.clear()
+            self.requests.clear()
+            self.default = default or Reply(status=500)
+
+    def _next_reply(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            for key in (request.model, None):
+                queue = self._queues.get(key)
+                if queue:
+                    return queue.popleft()
+            return self.default
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def models_called(self) -> list[str]:
+        with self._lock:
+            return [r.model for r in self.requests]
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        with socket.create_connection(self._server.server_address[:2], timeout=5):
+            pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
