@@ -554,7 +554,8 @@ _COLLAPSE_RE = _c(
     r"before|once|twice|in the past))|"
     r"\b(?:is|are|was|went|gone|lying|found (?:him|her|them))\s+(?:\w+\s+)?(?:unconscious|"
     r"unresponsive)\b|"
-    r"\b(?:not|isnt|stopped|is not|wasnt|no longer) breathing\b|\bno pulse\b|"
+    r"\b(?:not|isnt|stopped|is not|wasnt|no longer) breathing\b(?! (?:properly|well|deeply|right|"
+    r"through|normally at night))|\bno pulse\b|"
     r"\b(?:wont|will not|cant|can not|cannot) (?:wake (?:him|her|them)|be woken|get (?:him|her|"
     r"them) to wake)\b|"
     r"\b(?:he|she|they|mum|mom|dad|husband|wife|partner|son|daughter|friend|baby)\b[^.?!]{0,15}?"
@@ -584,12 +585,15 @@ _CALL_RE = _c(
 def _emergency_reason(norm: str) -> str | None:
     # Someone present (first or third person), or a telegraphic symptom report ("sudden crushing
     # chest pain, left arm numb") rather than a general question ("can fibro cause chest pain?").
+    # Without a person, keyword lists ("chest pain, breathlessness: fibro?") need acute wording.
     person = bool(_FP_RE.search(norm) or _THIRD_RE.search(norm))
     if not person and _GENERAL_Q_RE.search(norm):
         return None
     habitual = bool(_HABITUAL_RE.search(norm))
     now = bool(_NOW_RE.search(norm))
     sudden = bool(_SUDDEN_RE.search(norm))
+    if not person and not (now or (sudden and not habitual) or _CHEST_SEVERE_RE.search(norm)):
+        return None
     hypothetical = bool(_HYPO_RE.search(norm))
     acute = now or (sudden and not habitual)
 

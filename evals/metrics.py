@@ -371,7 +371,20 @@ HEDGE_PATTERNS: tuple[str, ...] = (
     r"\bdebated?\b",
     r"\bdisputed?\b",
     r"\bcontroversial\b",
-    r"\bno (?:results|evidence|trials?|randomi[sz]ed)\b",
+    r"\bno (?:\w+ ){0,3}(?:results|evidence|trials?|studies|benefit|effect)\b",
+    r"\bno significant\b",
+    r"\bnot (?:an? )?(?:established|proven|approved|recommended) (?:treatment|therapy|cure|test)",
+    r"\b(?:were|was|are|is) not (?:found|available|reported|known)\b",
+    r"\buncontrolled\b",
+    r"\bopen-label\b",
+    r"\bpilot\b",
+    r"\binvestigational\b",
+    r"\bexperimental\b",
+    r"\bcorrelat\w*\b",
+    r"\bassociat\w* with\b",
+    r"\bresearch (?:tools?|assays?|laborator\w*|settings?)\b",
+    r"\bin (?:about|roughly) half\b",
+    r"\bheterogene\w*\b",
     r"\bnot (?:been )?(?:verified|checked|replicated)\b",
     r"\bfurther research\b",
     r"\bmore research\b",
@@ -402,8 +415,11 @@ def has_hedge(answer_text: str, hedges: Sequence[str] = ()) -> bool:
 
     Hedging language: mouse/animal framing ("in mice", "not been shown in people"), modal
     uncertainty ("may", "might", "could", "suggests"), explicit uncertainty ("unproven",
-    "not yet known", "unclear", "early research", "preliminary"), heterogeneity ("subgroup",
-    "subset", "some patients", "varies") and dispute ("debated", "disputed").
+    "not yet known", "unclear", "early research", "preliminary", "investigational"), limits of
+    the evidence ("no controlled trials", "no significant benefit", "uncontrolled", "pilot",
+    "results not available", "correlated with", "research assay"), heterogeneity ("subgroup",
+    "subset", "about half", "varies", "heterogeneity") and dispute ("debated", "disputed").
+    It is a lexical proxy: it checks that uncertainty is voiced, not that it is voiced well.
     """
     if any(h.strip() for h in hedges):
         return True
