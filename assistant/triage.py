@@ -272,7 +272,11 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bend(?:ing)? (?:it all|things all|everything)\b|"
             rf"\bend(?:ing)? (?:it|things|my suffering for good) {_END_TIME}\b|"
             r"\b(?:want|wanna|going|gonna|plan|planning|ready|need) (?:to )?(?:just )?end it\b"
-            r"(?:\s*[.!?]|\s*$| all| now| tonight)"
+            r"(?:\s*[.!?]|\s*$| all| now| tonight)|"
+            r"\b(?:thinking (?:of|about)|think about|want(?:ing)? to|wanna|going to|gonna|plan(?:ning)? "
+            r"(?:to|on)|ready to|decided to) end(?:ing)? (?:things|it|everything)\b(?! (?:with|between))|"
+            r"\b(?:my )?plan (?:is|was) to (?:overdose|od|end (?:it|things|my life)|kill myself|die)\b|"
+            r"\b(?:rather|sooner) (?:be dead|die)\b"
         ),
     ),
     (
@@ -296,11 +300,14 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:" + _SUICID + r"|killing myself|ending (?:it|my life|things)|"
             r"taking my (?:own )?life|not being here|not waking up|dying)"
             r"|\bmy (?:" + _SUICID + r"|thoughts of (?:" + _SUICID + r"|dying|death))|"
+            r"(?:^|[.!?,;]\s*)(?:been |still |now |currently |keep |constantly )?(?:having|getting|had)"
+            r" (?:\w+ )?" + _SUICID + r"|\b" + _SUICID + r" (?:thoughts|feelings|urges|ideation) "
+            r"(?:again|tonight|today|right now|are back|have come back|coming back|getting worse|"
+            r"every (?:day|night))\b|"
             # "i want to commit suicide", "im going to kill myself" (kill myself already above)
             r"\b(?:i|im|ive)\s+" + _FILL2 + r"(?:want|wanna|going|gonna|plan|planning|intend|"
             r"thinking|thought|ready|about|might|will|may|could|decided|tempted|considering|"
-            r"contemplating)\s+(?:to |about |of )?(?:just )?(?:commit |committing )?"
-            + _SUICID
+            r"contemplating)\s+(?:to |about |of )?(?:just )?(?:commit |committing )?" + _SUICID
         ),
     ),
     (
@@ -316,7 +323,9 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"not wake up|didnt wake up|never woke up|wouldnt wake up|never wake up|fall asleep forever)\b|"
             r"\b(?:hope|pray|praying) (?:that )?i (?:die|dont wake up|never wake up|wont wake up|"
             r"do not wake up)\b|"
-            r"\b(?:i|im)\s+" + _FILL2 + r"(?:dont|do not|no longer|really dont|just dont|dont really)"
+            r"\b(?:i|im)\s+"
+            + _FILL2
+            + r"(?:dont|do not|no longer|really dont|just dont|dont really)"
             r"\s+(?:want|wanna|wish)\s+(?:to\s+)?(?:live|be alive|exist|go on|carry on|be here any ?more|"
             r"be here any longer|be around any ?more|keep living|stay alive)\b(?! (?:with|in|on|near)\b)|"
             r"\b(?:dont|do not|never)\s+(?:want|wanna|wish)\s+(?:to\s+)?wake up\b"
@@ -325,6 +334,8 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(?:sleep|go to sleep|fall asleep|close my eyes) and (?:never|not) (?:wake|open)\b|"
             r"\b(?:makes?|making|made) me (?:\w+ )?(?:want|wanna) (?:to |2 )?(?:just )?die\b|"
             r"\b(?:sick|tired) of (?:being alive|life\b|living\b(?! (?:with|in|on|through)\b))|"
+            r"(?:^|[.!?,;]\s*)(?:just |really |honestly |literally |sometimes )*(?:want|wanna) "
+            r"(?:to |2 )?(?:just )?die\b|"
             r"\b(?:i|i just|i really)\s+(?:want|wanna)\s+(?:to\s+)?(?:disappear|stop existing|not exist|"
             r"sleep forever|fall asleep forever|go to sleep forever|be gone)\b"
         ),
@@ -340,6 +351,8 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(?:i|im)\s+(?:just\s+|really\s+|honestly\s+)?(?:cant|cannot|can not|dont think i can)\s+"
             r"(?:go on|carry on|do this any ?more|keep doing this|keep going like this)\b|"
             r"\b(?:nothing|no reason) (?:left )?to live for\b|\blife (?:is not|isnt|aint) worth living\b|"
+            r"\bno reason to (?:keep living|live|go on|carry on|stay alive|be alive|keep going)\b|"
+            r"\b(?:nothing|no one|nobody) left for me\b(?! to (?:try|do|take))|"
             r"\bgiv(?:e|ing) up on (?:life|living)\b|"
             r"\bbetter off (?:without me|dead|gone|if i (?:was|were|wasnt|werent|died|wasnt here|"
             r"was gone|were gone|was dead|were dead|was not here|didnt exist)|if im (?:gone|dead|not here|"
@@ -350,13 +363,38 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # Indirect wording that crisis services treat as warning signs; a false alarm costs a
+        # kind reply with help lines, a miss costs far more.
+        "hopelessness",
+        _c(
+            r"\b(?:im|i am|i feel like|i feel|i am just|im just|feel like)\s+(?:(?:such|so|only|just|"
+            r"a|nothing but)\s+)*(?:a )?burden(?: to| on|$|[.!,])|"
+            r"\b(?:want|wanna|need) (?:it all|everything|all of it|this all|the pain and everything) "
+            r"to (?:stop|end|be over)\b(?! hurting)|"
+            r"\bno point (?:in )?(?:trying|fighting|carrying on) (?:any ?more|at all)\b"
+        ),
+    ),
+    (
+        # Someone else in danger: the same help lines are the right first reply.
+        "third_party_crisis",
+        _c(
+            r"\b(?:my|our) (?:mum|mom|mother|dad|father|husband|wife|partner|son|daughter|friend|"
+            r"boyfriend|girlfriend|child|sister|brother)\b.{0,40}\b(?:wants? to die|suicidal|"
+            r"(?:wants? to|going to|gonna|threaten\w*|talking about) (?:kill|end) (?:him|her|them)sel\w+|"
+            r"overdosed|took (?:an )?overdose|took too many)\b"
+        ),
+    ),
+    (
         "self_harm",
         _c(
             r"\b(?:i|im|ive)\s+(?:(?:have|been|keep|started|start|am|still|sometimes|often|"
             r"again)\s+)*self[- ]?harm\w*|"
             r"\bmy self[- ]?harm\w*|"
-            r"\b(?:urge|urges|want|wanna|thinking about|tempted|going|gonna|feel like)\s+"
-            r"(?:to\s+)?(?:self[- ]?harm\w*|(?:hurt|harm|cut|burn)(?:ing)? myself)\b|"
+            r"(?<!\bnot )(?<!\bnever )(?<!\bdont )\b(?:urge|urges|want|wanna|thinking about|tempted|"
+            r"going|gonna|feel like)\s+(?:to\s+)?(?:self[- ]?harm\w*|(?:hurt|harm|cut|burn)(?:ing)? "
+            r"myself)\b|"
+            r"\b(?:cut|cutting|burn|burning|hurt|hurting|harm|harming|hit|hitting|scratch|scratching|"
+            r"punch|punching)\s+myself\s+(?:to cope|on purpose|deliberately|intentionally|again)\b|"
             r"\b(?:cutting|harming|burning) myself\b|\bcut myself (?:again|on purpose|deliberately)\b|"
             r"\b(?:hang|hanging|drown|drowning|shoot|shooting|poison|poisoning|suffocate|suffocating|"
             r"stab|stabbing|starve|starving) myself\b|\bslit(?:ting)? my wrists?\b|"
@@ -407,11 +445,12 @@ _SAFETY_ASSERTION_RE = _c(
     r"\s+(?:do|hurt|harm|kill|act)\b|\bnot (?:suicidal|going to do it|gonna do it)\b|"
     r"\bi dont want to die\b|\bi (?:didnt|did not) mean it\b|\bfalse alarm\b"
 )
+# In a longer follow-up, words of plan, means, time or isolation keep the crisis route; a short
+# reply ("yes", "tonight", "no") keeps it anyway.
 _FOLLOWUP_RE = _c(
-    r"\b(?:yes|yeah|yep|yup|ya|yh|aye|i do|i am|i have|ive got|i will|i might|maybe|probably|"
-    r"tonight|today|now|right now|soon|tomorrow|this weekend|plan|planned|planning|ready|"
-    r"decided|pills?|tablets?|meds|rope|bridge|goodbye|bye|do it|done it|already|no one|"
-    r"nobody|alone|not safe|no)\b"
+    r"\b(?:tonight|today|right now|soon|tomorrow|this weekend|plan|planned|planning|ready|"
+    r"decided|pills?|tablets?|meds|rope|bridge|goodbye|do it|done it|already taken|no one|"
+    r"nobody|alone|not safe|still want|going to|gonna)\b"
 )
 
 
@@ -612,7 +651,11 @@ def _emergency_reason(norm: str) -> str | None:
 
     # Stroke.
     if not hypothetical:
-        if _STROKE_Q_RE.search(norm) or _HEADACHE_SEVERE_RE.search(norm) and (acute or not habitual):
+        if (
+            _STROKE_Q_RE.search(norm)
+            or _HEADACHE_SEVERE_RE.search(norm)
+            and (acute or not habitual)
+        ):
             return "emergency:stroke"
         signs = sum(
             bool(p.search(norm)) for p in (_FACE_RE, _SPEECH_RE, _WEAK_RE, _HEADACHE_SEVERE_RE)
@@ -781,7 +824,48 @@ _LEADING_TELL_RE = re.compile(
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _STOPWORDS = frozenset(
-    ["a", "an", "the", "and", "or", "but", "so", "then", "to", "of", "for", "in", "on", "at", "by", "with", "me", "you", "your", "my", "i", "it", "is", "are", "was", "be", "this", "that", "these", "those", "now", "also", "please", "pls", "just", "only", "all", "any", "use", "list"]
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "then",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "me",
+        "you",
+        "your",
+        "my",
+        "i",
+        "it",
+        "is",
+        "are",
+        "was",
+        "be",
+        "this",
+        "that",
+        "these",
+        "those",
+        "now",
+        "also",
+        "please",
+        "pls",
+        "just",
+        "only",
+        "all",
+        "any",
+        "use",
+        "list",
+    ]
 )
 
 
@@ -790,22 +874,100 @@ def _meaningful(fragment: str) -> bool:
     return any(len(w) >= 2 and w not in _STOPWORDS for w in words)
 
 
-# Cheap pre-check: every injection pattern needs one of these words.
-_INJECTION_HINT_RE = re.compile(
-    r"ignor|disregard|forget|overrid|overrul|bypass|abandon|set aside|follow|throw out|scrap|"
-    r"without|with no|turn off|disable|remove|deactivate|switch|lift|drop|\byou|your|from now|"
-    r"\bact|behave|role|pretend|mode|jailbr|\bdan\b|do anything|new|updated|revised|real|"
-    r"system|developer|\[|<|###|i am|i'?m |reveal|show|print|display|output|repeat|recite|tell|"
-    r"give|list|share|leak|dump|expose|paste|copy|write|spell|read out|send|what|just|only|"
-    r"\bno\b|skip|omit|leave out|don'?t|do not|stop|game|story|scenario|world|simulation",
-    _INJ_FLAGS,
+# Cheap pre-check: every injection pattern needs one of these substrings (plain `in` tests are
+# much faster than one big alternation on long input).
+_INJECTION_HINTS = (
+    "ignor",
+    "disregard",
+    "forget",
+    "overrid",
+    "overrul",
+    "bypass",
+    "abandon",
+    "set aside",
+    "follow",
+    "throw out",
+    "scrap",
+    "without",
+    "with no",
+    "turn off",
+    "disable",
+    "remove",
+    "deactivate",
+    "switch",
+    "lift",
+    "drop",
+    "you",
+    "from now",
+    "act",
+    "behave",
+    "role",
+    "pretend",
+    "mode",
+    "jailbr",
+    "dan",
+    "do anything",
+    "new",
+    "updated",
+    "revised",
+    "real",
+    "system",
+    "developer",
+    "[",
+    "<",
+    "###",
+    "i am",
+    "i'm",
+    "im ",
+    "reveal",
+    "show",
+    "print",
+    "display",
+    "output",
+    "repeat",
+    "recite",
+    "tell",
+    "give",
+    "list",
+    "share",
+    "leak",
+    "dump",
+    "expose",
+    "paste",
+    "copy",
+    "write",
+    "spell",
+    "read out",
+    "send",
+    "what",
+    "just",
+    "only",
+    "no ",
+    "skip",
+    "omit",
+    "leave out",
+    "don",
+    "do not",
+    "stop",
+    "game",
+    "story",
+    "scenario",
+    "world",
+    "simulation",
+    "instruction",
+    "prompt",
+    "rule",
+    "cit",
+    "source",
+    "reference",
 )
 
 
 def _strip_injection(question: str) -> tuple[list[str], str]:
     """Return (kinds found, question with the injected clauses removed)."""
     text = _soft_normalise(question)
-    if not _INJECTION_HINT_RE.search(text):
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _INJECTION_HINTS):
         return [], text
     kinds: list[str] = []
     kept: list[str] = []
@@ -953,8 +1115,10 @@ _ADVICE_PERSONAL_RE = _c(
 # "which antidepressant should i take", "what do you think i should do about my meds": needs a
 # medicine or treatment word in the same sentence.
 _ADVICE_WHICH_RE = _c(
-    r"\b(?:which|what) (?:\w+ ){0,3}?(?:should i|i should|would you recommend(?: for me)?|"
-    r"do you recommend for me|is (?:best|right) for me)\b"
+    r"\b(?:which|what) (?:\w+ ){0,3}?(?:should i|i should)(?: (?:do|take|try|use|start|get|go on|"
+    r"be on|switch to|choose|pick|ask for)\b|\s*(?:[.?!]|$))|"
+    r"\b(?:which|what) (?:\w+ ){0,3}?(?:would you recommend|do you recommend)|"
+    r"\b(?:is|are) (?:best|right) for me\b"
 )
 _MED_RE = _c(rf"\b{_MED}\b")
 _ADVICE_PRESCRIBER_RE = _c(
@@ -998,8 +1162,9 @@ def _advice_reason(norm: str) -> str | None:
         return "advice:clinical_decision"
     if _ADVICE_PRESCRIBER_RE.search(norm):
         return "advice:prescribing"
-    if _ADVICE_DOSE_RE.search(norm):
-        return "advice:dosing"
+    for match in _ADVICE_DOSE_RE.finditer(norm):
+        if _MED_RE.search(_sentence_of(norm, match.start(), match.end())):
+            return "advice:dosing"
     if _ADVICE_CARE_RE.search(norm):
         return "advice:care_decision"
     span = ""

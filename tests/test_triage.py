@@ -169,7 +169,9 @@ def test_history_only_looks_at_user_turns():
 
 
 def test_normalise_handles_patient_typing():
-    assert normalise("I\u2019m  SO\ttired\u00a0and can\u2019t sleep") == "im so tired and cant sleep"
+    assert (
+        normalise("I\u2019m  SO\ttired\u00a0and can\u2019t sleep") == "im so tired and cant sleep"
+    )
     assert normalise("shud u stop ur meds") == "should you stop your meds"
     assert triage("I\u2019ve saved up my pills").route is Route.crisis
     assert triage("shud i stop my pregabalin").route is Route.advice_boundary
