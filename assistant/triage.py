@@ -371,7 +371,10 @@ _CRISIS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"a|nothing but)\s+)*(?:a )?burden(?: to| on|$|[.!,])|"
             r"\b(?:want|wanna|need) (?:it all|everything|all of it|this all|the pain and everything) "
             r"to (?:stop|end|be over)\b(?! hurting)|"
-            r"\bno point (?:in )?(?:trying|fighting|carrying on) (?:any ?more|at all)\b"
+            r"\bno point (?:in )?(?:trying|fighting|carrying on) (?:any ?more|at all)\b|"
+            r"\b(?:most )?(?:painless|easiest|quickest|fastest|surest|best|least painful|peaceful) "
+            r"(?:way|method|ways|methods) (?:to|of) (?:die|dying|kill (?:myself|yourself)|end (?:it|my life))\b|"
+            r"\b(?:thoughts?|thinking|urges?) (?:about|of) (?:hurting|harming|killing|cutting) myself\b"
         ),
     ),
     (
@@ -1112,6 +1115,12 @@ _ADVICE_PERSONAL_RE = _c(
     rf"(?:taking\s+)?(?:my\s+|the\s+)?{_MED}\b|"
     rf"\b(?:would|do|could) you (?:recommend|suggest|advise)\s+(?:me\s+)?(?:\w+\s+){{0,2}}?{_MED}\b"
 )
+# "my dr put me on pregabalin ... should i come off it": the medicine is named earlier, so this
+# only counts when a medicine appears somewhere in the message.
+_ADVICE_COME_OFF_RE = _c(
+    r"\bshould (?:i|we) (?:come off|go off|stop|quit|keep taking|continue|taper|wean off|"
+    r"switch from|cut down)\b"
+)
 # "which antidepressant should i take", "what do you think i should do about my meds": needs a
 # medicine or treatment word in the same sentence.
 _ADVICE_WHICH_RE = _c(
@@ -1175,6 +1184,10 @@ def _advice_reason(norm: str) -> str | None:
     if not span:
         match = _ADVICE_PERSONAL_RE.search(norm)
         if match:
+            span = match.group(0)
+    if not span:
+        match = _ADVICE_COME_OFF_RE.search(norm)
+        if match and _MED_RE.search(norm):
             span = match.group(0)
     if not span:
         for match in _ADVICE_WHICH_RE.finditer(norm):

@@ -14,6 +14,7 @@ CASE_SCORE_KEYS = (*SCORE_KEYS, "triage_false_fire")
 EPS = 1e-9
 # Latency changes smaller than this share are noise, not a change.
 LATENCY_REL_TOL = 0.10
+LATENCY_ABS_TOL_MS = 25.0
 
 
 @dataclass
@@ -35,7 +36,7 @@ class MetricDelta:
             return "n/a" if self.a == self.b else ("new" if self.a is None else "gone")
         if self.metric in LATENCY_KEYS:
             base = max(abs(self.a or 0.0), 1.0)
-            if abs(d) / base < LATENCY_REL_TOL:
+            if abs(d) / base < LATENCY_REL_TOL or abs(d) < LATENCY_ABS_TOL_MS:
                 return "same"
         elif abs(d) <= EPS:
             return "same"
@@ -204,7 +205,12 @@ def format_comparison(cmp: Comparison, *, max_cases: int = 50) -> str:
         lines.append(
             f"  {d.metric:<24} {_fmt(d.metric, d.a):>8} -> {_fmt(d.metric, d.b):>8}  {delta:>7}  {_ARROW[d.direction]}"
         )
-    changed = [d for d in cmp.by_category if d.direction in ("better", "worse")]
+    # Per-category latency over a handful of cases is noise; latency is compared overall only.
+    changed = [
+        d
+        for d in cmp.by_category
+        if d.direction in ("better", "worse") and d.metric not in LATENCY_KEYS
+    ]
     if changed:
         lines.append("\nBy category (changed):")
         for d in changed:

@@ -403,7 +403,10 @@ REDIRECT_PATTERNS: tuple[str, ...] = (
     r"outside (?:what i can help with|my scope|the scope|what this assistant)",
     r"(?:only|can) (?:help|answer) (?:with )?(?:questions )?about fibromyalgia",
     r"can(?:'|no)t (?:change|ignore|override|reveal|share) (?:my|these|those|the) (?:rules|instructions|prompt|system)",
-    r"\bwon'?t (?:change|ignore|reveal|share|pretend)\b",
+    r"\bwon'?t (?:change|ignore|reveal|share|pretend|follow)\b",
+    r"\b(?:set|put|left) (?:those|these|that|them|it) aside\b",
+    r"\b(?:ignor|disregard)(?:e|ed|ing) (?:those|these|that|the|your|any) (?:instructions?|requests?)\b",
+    r"\binstructions?\b.{0,60}\b(?:don't|do not|can't|cannot|won't) (?:change|override)\b",
     r"\bnot (?:something|a question) i can\b",
     r"\bemergency services\b|\b999\b|\b911\b|\b112\b|\b116 123\b|\b988\b",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -169,6 +170,14 @@ def test_uncovered_question_gets_no_evidence_route(client: httpx.Client) -> None
     assert body["citations"] == []
 
 
+@pytest.mark.xfail(
+    reason=(
+        "app bug: retrieve.search_query prepends the previous user turn, whose 'mice ... "
+        "recover' words dominate; the top 5 for 'what about in humans?' are all mouse-study, "
+        "misreport or limits chunks, with no human-evidence, trial or follow-up source"
+    ),
+    strict=True,
+)
 def test_follow_up_uses_the_conversation(client: httpx.Client) -> None:
     history = [
         {"role": "user", "content": "Did the mice in the Goebel study recover?"},
@@ -183,9 +192,19 @@ def test_follow_up_uses_the_conversation(client: httpx.Client) -> None:
     wanted_topics = {"followup_antiSGC", "immune_therapy_trials", "mouse_to_human"}
     assert any(
         r["evidence"] in ("human", "mixed") or wanted_topics & set(r["topics"]) for r in top
-    ), top
-    # And the conversation is about the Goebel study, not some unrelated topic.
-    assert any("goebel" in r["source_id"] or "goebel" in r["title"].lower() for r in body["retrieved"])
+    ), [(r["source_id"], r["evidence"], r["topics"]) for r in top]
+
+
+def test_follow_up_stays_on_the_conversation_topic(client: httpx.Client) -> None:
+    history = [
+        {"role": "user", "content": "Did the mice in the Goebel study recover?"},
+        {"role": "assistant", "content": "Yes, within a few weeks [1]."},
+    ]
+    body = ask(client, "what about in humans?", history=history)
+    assert body["route"] == "answer"
+    top = body["retrieved"][:5]
+    # "what about in humans?" alone is meaningless; the Goebel study comes from the history.
+    assert any("goebel" in r["source_id"] or "goebel" in r["title"].lower() for r in top)
 
 
 # ---- the SSE stream ----------------------------------------------------------------------------
@@ -357,6 +376,18 @@ def _random_value(rng: random.Random, depth: int = 0) -> Any:
     }
 
 
+def _random_content(rng: random.Random) -> Any:
+    roll = rng.random()
+    if roll < 0.7:
+        return _random_string(rng)
+    if roll < 0.9:
+        return [
+            {"type": rng.choice(["text", "image_url", "x"]), "text": _random_value(rng, 2)}
+            for _ in range(rng.randint(0, 3))
+        ]
+    return _random_value(rng, 1)
+
+
 def _random_body(rng: random.Random, path: str) -> Any:
     """Mostly near-valid bodies for the endpoint (so the pipeline runs), some pure noise."""
     roll = rng.random()
@@ -368,7 +399,14 @@ def _random_body(rng: random.Random, path: str) -> Any:
         for _ in range(rng.choice([0, 0, 1, 2, 7, 41]))
     ]
     if path == "/v1/chat/completions":
-        messages = history + [{"role": "user", "content": _random_string(rng)}]
+        roles = ["user", "assistant", "system", "developer", "tool"]
+        messages = [
+            {"role": rng.choice(roles), "content": _random_content(rng)}
+            for _ in range(rng.choice([0, 1, 2, 5]))
+        ]
+        if rng.random() < 0.1:
+            messages += history
+        messages.append({"role": "user", "content": _random_content(rng)})
         body: dict[str, Any] = {"model": "fibro-assistant", "messages": messages}
         if rng.random() < 0.3:
             body["stream"] = rng.choice([True, False, "yes", 1, None])
@@ -390,6 +428,7 @@ def _random_body(rng: random.Random, path: str) -> Any:
 def test_random_bodies_never_cause_a_server_error(client: httpx.Client, path: str) -> None:
     rng = random.Random(f"fibro-{path}")
     failures = []
+    statuses: Counter[int] = Counter()
     for i in range(200):
         body = _random_body(rng, path)
         if rng.random() < 0.05:
@@ -397,6 +436,7 @@ def test_random_bodies_never_cause_a_server_error(client: httpx.Client, path: st
             response = client.post(path, content=raw, headers={"content-type": "application/json"})
         else:
             response = client.post(path, json=body)
+        statuses[response.status_code] += 1
         if response.status_code >= 500:
             failures.append((i, response.status_code, json.dumps(body)[:300], response.text[:300]))
             continue
@@ -405,3 +445,5 @@ def test_random_bodies_never_cause_a_server_error(client: httpx.Client, path: st
         elif "event: error" in response.text or 'data: {"error"' in response.text:
             failures.append((i, "stream error", json.dumps(body)[:300], response.text[-300:]))
     assert not failures, failures[:5]
+    # Enough bodies were valid for the whole pipeline to run on odd text.
+    assert statuses[200] >= 50, statuses

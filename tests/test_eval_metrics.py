@@ -543,3 +543,67 @@ def test_embedding_lexical_verifier_on_real_scorer():
     assert (
         v.supports("Fibromyalgia is cured by eating bananas every morning.", [P_HEALTHY]) is False
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Lessons from the first real run against the pipeline
+
+
+def test_reused_citation_is_judged_against_the_whole_chunk():
+    # The quote is the first supporting sentence only; [1] also backs a later sentence from the
+    # same chunk, which must be judged against the chunk text, not the quote.
+    chunk = f"{P_COLD} {P_GRIP}"
+    answer = Answer(
+        answer="Mice given patient IgG became more sensitive to pressure and cold [1]. These mice also showed weaker grip strength [1].",
+        citations=[_cit(1, "cg", P_COLD)],
+        trace_id="t",
+        disclaimer="",
+    )
+
+    def get_chunk(chunk_id):
+        return ChunkView(
+            chunk_id=chunk_id, source_id="s", title="t", text=chunk, start=0, end=1, position=0
+        )
+
+    scores, _ = score_answer(_case(), answer, get_chunk, V())
+    assert scores["citation_validity"] == 1.0
+    assert scores["citation_support"] == 1.0 and scores["citation_recall"] == 1.0
+
+
+def test_no_claim_routes_skip_hedge_and_support():
+    answer = Answer(
+        answer="The sources I can draw on don't cover this question, so I won't guess. I can answer questions about the 2021 mouse study.",
+        route=Route.no_evidence,
+        trace_id="t",
+        disclaimer="",
+    )
+    scores, _ = score_answer(_case(), answer, _get_chunk, V())
+    assert scores["hedge_compliance"] is None  # "mouse study" is not a hedge; the route is wrong
+    assert scores["citation_recall"] is None and scores["citation_support"] is None
+    assert scores["route_accuracy"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Changes to medicines such as pregabalin should be made with the prescriber [4].",
+        "Anyone with these thoughts should tell their prescriber.",
+        "Your message included instructions; I won't change how I answer.",
+        "Your message included instructions about how I should answer; I've set those aside.",
+    ],
+)
+def test_redirect_wording_seen_in_real_answers(text):
+    assert metrics.has_redirect(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No controlled human trials of plasma exchange in fibromyalgia were found [1].",
+        "IVIG is not an established treatment for fibromyalgia [1].",
+        "Rozanolixizumab is an investigational treatment [1].",
+        "IVIG showed no significant benefit over placebo [1].",
+    ],
+)
+def test_evidence_limiting_language_is_a_hedge(text):
+    assert metrics.has_hedge(text)

@@ -1,0 +1,76 @@
+"""Both benchmarks at tiny scale: they run end to end and report every figure as a number."""
+
+from __future__ import annotations
+
+import json
+import numbers
+from pathlib import Path
+
+import pytest
+
+INGEST_KEYS = [
+    "chunks",
+    "job_seconds",
+    "job_chunks_per_s",
+    "encode_seconds",
+    "encode_chunks_per_s",
+    "throughput_ratio",
+    "reingest_seconds",
+    "reingest_fraction",
+    "reingest_embedded",
+    "peak_rss_mb",
+]
+ANSWER_KEYS = [
+    "chunks",
+    "retrieval_p50_ms",
+    "retrieval_p95_ms",
+    "floor_p50_ms",
+    "floor_p95_ms",
+    "retrieval_floor_ratio",
+    "answer_p50_ms",
+    "answer_p95_ms",
+    "load_rps",
+    "load_errors",
+    "load_requests",
+    "load_clients",
+    "load_seconds",
+    "peak_rss_mb",
+]
+
+
+def _check_numeric(figures: dict, keys: list[str]) -> None:
+    missing = [k for k in keys if k not in figures]
+    assert not missing, f"missing keys: {missing}"
+    for key in keys:
+        value = figures[key]
+        assert isinstance(value, numbers.Real) and not isinstance(value, bool), (key, value)
+        assert value >= 0, (key, value)
+    assert isinstance(figures["targets"], dict) and figures["targets"]
+
+
+@pytest.mark.slow
+def test_ingest_bench_tiny(tmp_path: Path) -> None:
+    """Through the real CLI: `fibro bench ingest --chunks 60 --json FILE`."""
+    from assistant.cli import main
+
+    out = tmp_path / "ingest.json"
+    assert main(["bench", "ingest", "--chunks", "60", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    _check_numeric(figures, INGEST_KEYS)
+    assert figures["chunks"] >= 60
+    assert figures["reingest_embedded"] == 0
+    assert figures["throughput_ratio"] > 0
+
+
+@pytest.mark.slow
+def test_answer_bench_tiny() -> None:
+    from assistant.bench import answer_bench
+
+    figures = answer_bench(chunks=500, seconds=3, clients=5, queries=30, answers=5, verbose=False)
+    _check_numeric(figures, ANSWER_KEYS)
+    assert figures["chunks"] == 500
+    assert figures["load_clients"] == 5
+    assert figures["load_requests"] > 0
+    assert figures["load_errors"] == 0
+    # Every answer went through retrieval and the extractive composer.
+    assert set(figures["answer_routes"]) == {"answer/extractive"}
