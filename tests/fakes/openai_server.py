@@ -70,7 +70,8 @@ class Reply:
     ``text`` may be a function of the request. ``status`` other than 200 returns an OpenAI-style
     error body. ``hang`` sleeps before answering (interruptible when the server stops).
     ``fragment`` is the number of characters per streamed chunk; ``fragments`` gives the exact
-    pieces instead.
+    pieces instead. ``stall_after`` streams that many pieces and then stalls for ``stall``
+    seconds before going on (a provider that stops mid-answer).
     """
 
     text: TextSource = ""
@@ -78,6 +79,8 @@ class Reply:
     hang: float = 0.0
     fragment: int = 7
     fragments: list[str] | None = None
+    stall_after: int | None = None
+    stall: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
     def render(self, request: RecordedRequest) -> str:
@@ -201,8 +204,12 @@ class _Handler(BaseHTTPRequestHandler):
         chunk_id = f"chatcmpl-fake-{int(time.time() * 1000)}"
         try:
             self._event(_chunk(chunk_id, request.model, {"role": "assistant", "content": ""}))
-            for piece in pieces:
-                self._event(_chunk(chunk_id, request.model, {"content": piece}))
+            for i in range(len(pieces) + 1):
+                # Stalling at len(pieces) means: all text sent, but the stream never finishes.
+                if i == reply.stall_after and self.server.fake._stopping.wait(reply.stall):
+                    return
+                if i < len(pieces):
+                    self._event(_chunk(chunk_id, request.model, {"content": pieces[i]}))
             self._event(_chunk(chunk_id, request.model, {}, "stop"))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
