@@ -127,10 +127,11 @@ class Pipeline:
             yield from self._fixed(run, verdict)
             return
 
+        # Instructions aimed at the assistant are cut before retrieval and before any model sees
+        # the question.
+        run.question = verdict.cleaned_question.strip() or run.question
         with run.stage("retrieve"):
-            retrieval = self.retriever.retrieve(
-                verdict.cleaned_question or run.question, run.history
-            )
+            retrieval = self.retriever.retrieve(run.question, run.history)
         run.route = verdict.route
         yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
 
@@ -199,7 +200,7 @@ class Pipeline:
 
             composer = LLMComposer(self.settings)
             pending: list[VerifiedSentence] = []
-            emitted = 0
+            emitted = cited = 0
             try:
                 with run.stage("compose"):
                     for sentence in _sentences_from_stream(
@@ -211,15 +212,17 @@ class Pipeline:
                             log.info(json.dumps({"trace_id": run.trace_id, "dropped": reason}))
                             continue
                         pending.append(kept)
-                        # Hold sentences back until enough have passed to be worth showing.
-                        if emitted or len(pending) >= self.settings.min_verified_sentences:
+                        cited += bool(kept.cites)
+                        # Hold sentences back until enough cited ones have passed: a reply of
+                        # pleasantries alone is no answer.
+                        if emitted or cited >= self.settings.min_verified_sentences:
                             for item in pending:
                                 yield "delta", {"text": self._emit(run, item, passages)}
                                 emitted += 1
                             pending = []
             except ComposerError as exc:
                 log.warning(json.dumps({"trace_id": run.trace_id, "llm_error": str(exc)}))
-            if emitted or len(pending) >= self.settings.min_verified_sentences:
+            if emitted or cited >= self.settings.min_verified_sentences:
                 for item in pending:
                     yield "delta", {"text": self._emit(run, item, passages)}
                 run.mode, run.model = "llm", composer.used_model

@@ -33,17 +33,44 @@ class Passage:
     bm25: float
 
 
+# Words every question here may contain; they say nothing about whether the sources cover it.
+DOMAIN_TERMS = frozenset(
+    tokenize(
+        "fibromyalgia fibro fms fm syndrome pain chronic patient patients people person symptom "
+        "condition disease illness doctor best good bad help know thing way much many get"
+    )
+)
+STRONG_MATCH_MARGIN = 0.25
+
+
 @dataclass(frozen=True)
 class Retrieval:
     """What retrieval found for a question, and whether it clears the relevance floor."""
 
+    question: str
     query: str
     passages: list[Passage]
     best_similarity: float
     query_vector: np.ndarray
 
     def covered(self, floor: float) -> bool:
-        return bool(self.passages) and self.best_similarity >= floor
+        """Whether the sources speak to the question at all.
+
+        The domain words alone ("fibromyalgia", "pain") lift any question over a plain similarity
+        floor, so a moderate match also needs one of the question's other content words to
+        occur in a retrieved passage ("running shoes" never does).
+        """
+        if not self.passages or self.best_similarity < floor:
+            return False
+        if self.best_similarity >= floor + STRONG_MATCH_MARGIN:
+            return True
+        specific = set(tokenize(self.question)) - DOMAIN_TERMS
+        if not specific:
+            return True
+        found: set[str] = set()
+        for passage in self.passages:
+            found.update(tokenize(f"{passage.chunk.title} {passage.chunk.text}"))
+        return bool(specific & found)
 
 
 def search_query(question: str, history: Sequence[Turn]) -> str:
@@ -66,28 +93,40 @@ class Retriever:
         self.settings = settings
 
     def retrieve(self, question: str, history: Sequence[Turn] = ()) -> Retrieval:
+        """The top-k passages by reciprocal-rank fusion of dense and BM25 rankings.
+
+        A follow-up is searched twice, alone and with the previous user turn, and all rankings
+        are fused: "what about in humans?" must find human studies, not only the mice it follows.
+        """
         query = search_query(question, history)
-        vector = self.embedder.encode_one(query)
+        queries = [question, query] if query != question else [question]
+        vectors = self.embedder.encode(queries)
         pool = self.settings.candidates
-        dense = self.store.dense(vector, pool)
-        lexical = self.store.lexical(query, pool)
         k = self.settings.rrf_k
         fused: dict[str, float] = {}
         chunks: dict[str, StoredChunk] = {}
         similarity: dict[str, float] = {}
         bm25: dict[str, float] = {}
-        for rank, hit in enumerate(dense):
-            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (k + rank + 1)
-            chunks[hit.chunk.id] = hit.chunk
-            similarity[hit.chunk.id] = hit.score
-        for rank, hit in enumerate(lexical):
-            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (k + rank + 1)
-            chunks[hit.chunk.id] = hit.chunk
-            bm25[hit.chunk.id] = hit.score
+        best = 0.0
+        for text, vector in zip(queries, vectors, strict=True):
+            dense = self.store.dense(vector, pool)
+            lexical = self.store.lexical(text, pool)
+            best = max([best, *(h.score for h in dense)])
+            for rank, hit in enumerate(dense):
+                cid = hit.chunk.id
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank + 1)
+                chunks[cid] = hit.chunk
+                similarity[cid] = max(similarity.get(cid, 0.0), hit.score)
+            for rank, hit in enumerate(lexical):
+                cid = hit.chunk.id
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank + 1)
+                chunks[cid] = hit.chunk
+                bm25[cid] = max(bm25.get(cid, 0.0), hit.score)
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))[: self.settings.top_k]
         passages = [
             Passage(chunks[cid], fused[cid], similarity.get(cid, 0.0), bm25.get(cid, 0.0))
             for cid in order
         ]
-        best = max((h.score for h in dense), default=0.0)
-        return Retrieval(query, passages, best, vector)
+        mean = vectors.mean(axis=0)
+        query_vector = mean / max(float(np.linalg.norm(mean)), 1e-9)
+        return Retrieval(question, query, passages, best, query_vector)

@@ -21,16 +21,27 @@ from assistant.sentences import split_passage, split_sentences
 # Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
 SUPPORT_THRESHOLD = 0.65
 LEXICAL_WEIGHT = 0.5
+NEGATION_PENALTY = 0.8
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # Sentences that carry no factual claim of their own and may stand without a citation.
 _NON_FACTUAL = re.compile(
-    r"^(?:i (?:can(?:no|')t|am not able|'m not able)|please |talk to|speak (?:to|with)|ask your|"
-    r"if you|you (?:may|might|could) want|it is worth|it's worth|consider (?:asking|talking|discussing)|"
-    r"in short|in summary|i hope|this is general information|these sources|the sources)",
+    r"^(?:i (?:can(?:no|')t|am not able|'m not able) (?:advise|give|recommend|tell you what)|"
+    r"(?:please )?(?:talk|speak) (?:to|with) your|(?:please )?ask your|i hope this helps|"
+    r"(?:please )?(?:don't|do not) (?:stop|start|change)|your (?:doctor|clinician|prescriber|gp) can)",
     re.IGNORECASE,
 )
+# Words that turn an advisory-looking sentence back into a claim that needs a source.
+_CLAIM_WORDS = re.compile(
+    r"\b(?:cure[sd]?|proven|proves?|works?|effective|shows?|showed|found|causes?|caused|"
+    r"safe|dangerous|helps? (?:most|all|many)|will)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|none|without|neither|nor|n't|cannot)\b|n't\b", re.IGNORECASE
+)
+_CLAUSE_SPLIT = re.compile(r",\s+(?:which|and|but|so|while|whereas|meaning)\s+|;\s+", re.IGNORECASE)
 
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -90,9 +101,30 @@ def support_score(sentence: str, passages: Sequence[str]) -> float:
     joined = " ".join(passages)
     if not numbers_in(claim) <= numbers_in(joined):
         return 0.0
+    # Every clause must be supported: a true sentence cannot carry an unsupported rider
+    # (", which proves the treatment works").
+    clauses = [c for c in _CLAUSE_SPLIT.split(claim) if len(tokenize(c)) >= 3] or [claim]
+    return min(_clause_support(c, passages) for c in dict.fromkeys([claim, *clauses]))
+
+
+def _clause_support(claim: str, passages: Sequence[str]) -> float:
     lexical = lexical_support(claim, passages)
-    semantic = max(0.0, embedding_support(claim, passages))
-    return LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic
+    semantic, closest = _closest_piece(claim, passages)
+    score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(0.0, semantic)
+    # Overlap scores cannot see a flipped claim; a negation on one side only is a warning sign.
+    if bool(_NEGATION.search(claim)) != bool(_NEGATION.search(closest)):
+        score *= NEGATION_PENALTY
+    return score
+
+
+def _closest_piece(sentence: str, passages: Sequence[str]) -> tuple[float, str]:
+    pieces = [s.text for p in passages for s in split_passage(p)] or list(passages)
+    if not pieces:
+        return 0.0, ""
+    vectors = _embed([sentence, *pieces])
+    sims = vectors[1:] @ vectors[0]
+    best = int(np.argmax(sims))
+    return float(sims[best]), pieces[best]
 
 
 def strip_markers(text: str) -> str:
@@ -107,7 +139,7 @@ def is_factual(sentence: str) -> bool:
     """False for connective, advisory or meta sentences that make no claim to cite."""
     claim = strip_markers(sentence)
     if _NON_FACTUAL.match(claim):
-        return bool(numbers_in(claim))
+        return bool(numbers_in(claim)) or _CLAIM_WORDS.search(claim) is not None
     return len(tokenize(claim)) >= 3
 
 

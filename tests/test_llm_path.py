@@ -151,13 +151,13 @@ def test_well_cited_reply_is_kept(client: httpx.Client, fake: FakeOpenAI) -> Non
     plain = strip_markers(body["answer"])
     for n, sentence in scripted:
         assert sentence[:-1] in plain, sentence
-        # The sentence's citation points at the passage it was taken from.
+        # The sentence's citation quotes it from the passage the model was shown as [n].
         citation = next(c for c in body["citations"] if c["quote"] == sentence)
-        assert sentence in request.passages()[n]
+        chunk = client.get(f"/v1/chunks/{citation['chunk_id']}").json()
+        assert chunk["text"].strip() == request.passages()[n].strip()
     if any(c["evidence"] == "animal" for c in body["citations"]):
         assert any("mice" in h for h in body["hedges"])
     assert body["timings_ms"]["compose"] > 0
-    assert citation
 
 
 def test_markers_after_the_full_stop_are_kept(client: httpx.Client, fake: FakeOpenAI) -> None:
@@ -279,13 +279,54 @@ def test_single_verified_sentence_is_not_enough(client: httpx.Client, fake: Fake
     assert_extractive_fallback(client, body)
 
 
-@pytest.mark.parametrize("reply", ["", "   ", "I hope this helps. Please talk to your clinician."])
-def test_empty_or_contentless_reply_falls_back(
-    client: httpx.Client, fake: FakeOpenAI, reply: str
-) -> None:
+@pytest.mark.parametrize("reply", ["", "   "])
+def test_empty_reply_falls_back(client: httpx.Client, fake: FakeOpenAI, reply: str) -> None:
     fake.script(Reply(text=reply))
     body = ask(client)
     assert_extractive_fallback(client, body)
+
+
+def test_contentless_reply_falls_back(client: httpx.Client, fake: FakeOpenAI) -> None:
+    fake.script(Reply(text="I hope this helps. Please talk to your clinician."))
+    body = ask(client)
+    assert_extractive_fallback(client, body)
+
+
+LOOPHOLES = [
+    "The sources show that IVIG cures fibromyalgia.",
+    "If you take IVIG, your fibromyalgia will be cured.",
+    "Please note that IVIG cures fibromyalgia in most patients.",
+    "In summary, antibody treatment is a proven cure for fibromyalgia.",
+]
+
+
+def test_uncited_claims_behind_a_harmless_opener_are_dropped(
+    client: httpx.Client, fake: FakeOpenAI
+) -> None:
+    def text(r: RecordedRequest) -> str:
+        good = [cite(s, n) for n, s in well_cited(r, 3)]
+        return " ".join([good[0], *LOOPHOLES, good[1], good[2]])
+
+    fake.script(Reply(text=text))
+    body = ask(client)
+    assert_verified(client, body)
+    assert "cure" not in body["answer"].lower(), body["answer"]
+
+
+def test_unsupported_clause_appended_to_a_supported_sentence_is_dropped(
+    client: httpx.Client, fake: FakeOpenAI
+) -> None:
+    def text(r: RecordedRequest) -> str:
+        good = well_cited(r, 3)
+        n, sentence = good[1]
+        tainted = sentence[:-1] + ", which proves IVIG cures fibromyalgia in people."
+        return " ".join(
+            [cite(good[0][1], good[0][0]), cite(tainted, n), cite(good[2][1], good[2][0])]
+        )
+
+    fake.script(Reply(text=text))
+    body = ask(client)
+    assert "cures fibromyalgia" not in body["answer"], body["answer"]
 
 
 # ---- streaming ---------------------------------------------------------------------------------
@@ -336,24 +377,20 @@ def test_streamed_reply_is_verified_sentence_by_sentence(
 
 def test_markers_split_across_fragments(client: httpx.Client, fake: FakeOpenAI) -> None:
     def pieces(r: RecordedRequest) -> list[str]:
-        good = well_cited(r, 3)
         out = []
-        for n, sentence in good:
+        for n, sentence in well_cited(r, 3):
             out += [sentence[:-1] + " [", str(n), "]", sentence[-1], " "]
         return out
 
-    # The fragments are computed from the request, so script them through the text hook.
-    holder: dict[str, list[str]] = {}
-
-    def text(r: RecordedRequest) -> str:
-        holder["pieces"] = pieces(r)
-        return "".join(holder["pieces"])
-
-    fake.script(Reply(text=text, fragment=1))
-    done = stream(client)[-1][1]
+    fake.script(Reply(fragments=pieces))
+    events = stream(client)
+    done = events[-1][1]
     assert done["mode"] == "llm"
     assert len(done["citations"]) == 3
     assert_verified(client, done)
+    for name, data in events:
+        if name == "delta":
+            assert not re.search(r"\[(?!\d+\])|(?<!\[\d)\]", data["text"]), data["text"]
     assert "[" not in strip_markers(done["answer"]) and "]" not in strip_markers(done["answer"])
 
 
@@ -372,8 +409,12 @@ def test_stall_mid_stream_keeps_what_was_verified(client: httpx.Client, fake: Fa
     elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT * (RETRIES + 1) + 10
     assert body["route"] == "answer"
-    assert body["mode"] in ("llm", "extractive")
+    # The two sentences that were complete and verified before the stall are kept.
+    assert body["mode"] == "llm"
     assert_verified(client, body)
+    plain = strip_markers(body["answer"])
+    for _, sentence in well_cited(fake.requests[0], 2):
+        assert sentence[:-1] in plain
 
 
 def test_stall_before_enough_sentences_falls_back(client: httpx.Client, fake: FakeOpenAI) -> None:
@@ -461,7 +502,9 @@ def test_prompt_has_numbered_passages_and_rules(client: httpx.Client, fake: Fake
     assert f"Question: {QUESTION}" in user
     assert "Answer using only the passages" in user and "[n] citation" in user
     # The passages are the retrieved chunks, in the order the answer reports them.
-    for retrieved, (n, text) in zip(body["retrieved"], sorted(request.passages().items())):
+    for retrieved, (n, text) in zip(
+        body["retrieved"], sorted(request.passages().items()), strict=True
+    ):
         chunk = client.get(f"/v1/chunks/{retrieved['chunk_id']}").json()
         assert chunk["text"].strip() == text.strip(), n
 
@@ -487,14 +530,6 @@ def test_injection_does_not_change_the_system_message(
     assert_verified(client, body)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "app bug: Pipeline.events passes the raw question (run.question) to the composer; "
-        "triage's cleaned_question, with the injected instruction cut out, is used only for "
-        "retrieval, so the instruction still reaches the model"
-    ),
-    strict=True,
-)
 def test_injected_instruction_is_not_forwarded_to_the_model(
     client: httpx.Client, fake: FakeOpenAI
 ) -> None:

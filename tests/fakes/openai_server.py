@@ -70,15 +70,15 @@ class Reply:
     ``text`` may be a function of the request. ``status`` other than 200 returns an OpenAI-style
     error body. ``hang`` sleeps before answering (interruptible when the server stops).
     ``fragment`` is the number of characters per streamed chunk; ``fragments`` gives the exact
-    pieces instead. ``stall_after`` streams that many pieces and then stalls for ``stall``
-    seconds before going on (a provider that stops mid-answer).
+    pieces instead (a list, or a function of the request). ``stall_after`` streams that many
+    pieces and then stalls for ``stall`` seconds (a provider that stops mid-answer).
     """
 
     text: TextSource = ""
     status: int = 200
     hang: float = 0.0
     fragment: int = 7
-    fragments: list[str] | None = None
+    fragments: list[str] | Callable[[RecordedRequest], list[str]] | None = None
     stall_after: int | None = None
     stall: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
@@ -109,7 +109,7 @@ def clean_sentences(passage: str, *, min_words: int = 7, max_words: int = 40) ->
     return out
 
 
-def cite(sentence: str, n: int | str) -> str:
+def cite(sentence: str, n: int | list[int] | tuple[int, ...]) -> str:
     """Put a [n] marker before the sentence's full stop, as the prompt asks."""
     markers = "".join(f"[{m}]" for m in (n if isinstance(n, list | tuple) else [n]))
     return f"{sentence[:-1]} {markers}{sentence[-1]}"
@@ -180,7 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(200, _completion(request.model, text))
 
-    def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -191,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _stream(self, request: RecordedRequest, reply: Reply, text: str) -> None:
-        pieces = reply.fragments
+        pieces = reply.fragments(request) if callable(reply.fragments) else reply.fragments
         if pieces is None:
             size = max(1, reply.fragment)
             pieces = [text[i : i + size] for i in range(0, len(text), size)]
