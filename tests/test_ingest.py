@@ -235,7 +235,11 @@ def test_html_main_text_only(tmp_path: Path) -> None:
     [source] = load_file(page)
     assert source.meta.title == "Fibro page" and source.meta.doi == "10.1/xyz"
     assert "Widespread pain" in source.text and "Fatigue" in source.text
-    assert "tracking" not in source.text and "Copyright" not in source.text and "Home" not in source.text
+    assert (
+        "tracking" not in source.text
+        and "Copyright" not in source.text
+        and "Home" not in source.text
+    )
 
 
 def test_pdf_text_layer(tmp_path: Path) -> None:
@@ -288,7 +292,9 @@ def test_every_format_ingests_together(tmp_path: Path) -> None:
     folder.mkdir()
     shutil.copy(DATA / "pubmed_sample.xml", folder)
     (folder / "notes.txt").write_text("Plain notes\n\nExercise is recommended for fibromyalgia.\n")
-    (folder / "page.html").write_text("<html><body><p>Pain is widespread in fibromyalgia.</p></body></html>")
+    (folder / "page.html").write_text(
+        "<html><body><p>Pain is widespread in fibromyalgia.</p></body></html>"
+    )
     settings = make_settings(tmp_path / "index")
     report = run_ingest([folder], settings, progress=False)
     assert report.ok and report.sources == 3

@@ -26,7 +26,9 @@ PASSAGES = [
 
 
 def test_threshold_separates_the_calibration_set() -> None:
-    rows = [json.loads(line) for line in (DATA / "support_calibration.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (DATA / "support_calibration.jsonl").read_text().splitlines()
+    ]
     correct = sum(
         (support_score(r["sentence"], [r["passage"]]) >= SUPPORT_THRESHOLD) == r["supported"]
         for r in rows
