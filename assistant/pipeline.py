@@ -136,6 +136,8 @@ class Pipeline:
         yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
 
         prefix = []
+        if verdict.red_flag:
+            prefix.append(safety.red_flag_note())
         if verdict.route == Route.advice_boundary:
             prefix.append(safety.advice_redirect())
         if verdict.injection:
@@ -168,7 +170,7 @@ class Pipeline:
         run.route = verdict.route
         run.mode = "fixed"
         if verdict.route == Route.crisis:
-            text, resources = safety.crisis_reply(), list(safety.RESOURCES_CRISIS)
+            text, resources = safety.crisis_reply(verdict.reason), list(safety.RESOURCES_CRISIS)
         elif verdict.route == Route.emergency:
             text, resources = (
                 safety.emergency_reply(verdict.reason),

@@ -133,9 +133,35 @@ I can't assess symptoms, so please get help first. If anything gets worse while 
 again. You can come back with questions about fibromyalgia whenever you're ready."""
 
 
-def crisis_reply() -> str:
-    """Fixed reply for suicidal thoughts, self-harm or overdose: support and resources only."""
+def crisis_reply(reason: str = "") -> str:
+    """Fixed reply for suicidal thoughts, self-harm or overdose: support and resources only.
+
+    When the person at risk is someone else ("my friend says she wants to die"), the reply
+    speaks to the person helping them.
+    """
+    if reason.endswith("third_party_crisis"):
+        return _THIRD_PARTY_REPLY
     return _CRISIS_REPLY
+
+
+_THIRD_PARTY_REPLY = """I'm so sorry, that sounds frightening. If the person you're worried about is in immediate danger, or may have taken an overdose, call emergency services now: 999 in the UK, 112 in the EU or 911 in the US. In the US, Poison Control is on 1-800-222-1222.
+
+If they are safe for now, stay with them if you can, take what they say seriously, and help them contact support:
+- Samaritans (UK and Ireland): call 116 123. It's free and open 24/7, for them or for you.
+- 988 Suicide & Crisis Lifeline (US): call or text 988, or chat at 988lifeline.org, 24/7.
+- NHS 111 (England) if you need urgent help that isn't an emergency.
+
+Looking after someone in crisis is hard. Please make sure you have support too."""
+
+
+def red_flag_note() -> str:
+    """One paragraph put before an answer that mentions a possible emergency symptom."""
+    return (
+        "First, a safety note: chest pain or pressure, breathlessness, a drooping face, slurred "
+        "speech, sudden weakness on one side, a sudden severe headache or a swelling throat can "
+        "signal an emergency. If you have any of these now, or they feel new or different from "
+        "your usual pain, don't assume it is fibromyalgia: call 999 (UK), 112 (EU) or 911 (US)."
+    )
 
 
 def emergency_reply(reason: str) -> str:

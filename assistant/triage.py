@@ -39,6 +39,9 @@ class TriageResult:
     reason: str
     injection: bool
     cleaned_question: str
+    # A first-person mention of a red-flag symptom that did not read as an emergency now
+    # ("I get chest pain, is it fibro?"): answered, but with an emergency note first.
+    red_flag: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1282,9 +1285,34 @@ def triage(question: str, history: Sequence[Turn] = ()) -> TriageResult:
 
     advice = _advice_reason(cleaned_norm) or (injection and _advice_reason(norm)) or None
     if advice:
-        return TriageResult(Route.advice_boundary, advice, injection, cleaned)
+        return TriageResult(Route.advice_boundary, advice, injection, cleaned, red_flag(norm))
 
     if not _IN_SCOPE_RE.search(cleaned_norm) and _OFF_TOPIC_RE.search(cleaned_norm):
         return TriageResult(Route.out_of_scope, "scope:unrelated", injection, cleaned)
 
-    return TriageResult(Route.answer, injection_reason or "answer", injection, cleaned)
+    return TriageResult(
+        Route.answer, injection_reason or "answer", injection, cleaned, red_flag(norm)
+    )
+
+
+_RED_FLAG_SIGNS = (
+    _CHEST_RE,
+    _BREATH_RE,
+    _FACE_RE,
+    _SPEECH_RE,
+    _WEAK_RE,
+    _HEADACHE_SEVERE_RE,
+    _SWELL_RE,
+)
+
+
+def red_flag(norm: str) -> bool:
+    """A person describing a symptom that can signal an emergency, in any tense or frame.
+
+    Such questions are answered, since the person asked about fibromyalgia, but never without
+    first saying when to call emergency services.
+    """
+    person = bool(_FP_RE.search(norm) or _THIRD_RE.search(norm))
+    if not person or _HYPO_RE.search(norm):
+        return False
+    return any(p.search(norm) for p in _RED_FLAG_SIGNS)

@@ -316,3 +316,40 @@ def test_other_fixed_texts():
     assert "configuration" in refusal and "role" in refusal and "fibromyalgia" in refusal
     notice = safety.injection_notice()
     assert notice.count(".") == 1 and notice.endswith(".")
+
+
+# ---------------------------------------------------------------------------------------------
+# Red-flag symptoms that are answered with an emergency note first, and third-party crisis
+
+
+@pytest.mark.parametrize(
+    ("question", "flag"),
+    [
+        ("I have chest pain, is it fibro?", True),
+        ("I get chest pain during flares, is that fibro?", True),
+        ("my chest feels tight and i cant catch my breath sometimes", True),
+        ("my mum gets slurred speech when her fibro flares", True),
+        ("does fibromyalgia cause chest wall pain?", False),
+        ("is chest pain counted in the 2016 criteria?", False),
+        ("what should you do if someone has chest pain", False),
+        ("i get headaches and feel tired all the time", False),
+    ],
+)
+def test_red_flag_symptoms_get_a_note(question: str, flag: bool) -> None:
+    result = triage(question)
+    assert result.route in (Route.answer, Route.advice_boundary)
+    assert result.red_flag is flag
+
+
+def test_red_flag_note_names_the_emergency_numbers() -> None:
+    note = safety.red_flag_note()
+    assert all(n in note for n in ("999", "112", "911"))
+
+
+def test_third_party_crisis_reply_speaks_to_the_helper() -> None:
+    result = triage("my friend says she wants to die")
+    assert result.route is Route.crisis
+    reply = safety.crisis_reply(result.reason)
+    assert "the person you're worried about" in reply
+    assert all(n in reply for n in ("116 123", "988", "999", "112", "911"))
+    assert safety.crisis_reply("crisis:suicidal_ideation") == safety.crisis_reply()
