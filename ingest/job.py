@@ -177,9 +177,10 @@ def run_ingest(
     changed = [
         p
         for p in prepared
-        if manifest.get(p.meta.id, None) is None or manifest[p.meta.id].source_hash != p.source_hash
+        if p.meta.id not in manifest or manifest[p.meta.id].source_hash != p.source_hash
     ]
-    report.chunks_unchanged = sum(len(p.chunks) for p in prepared if p not in changed)
+    changed_ids = {p.meta.id for p in changed}
+    report.chunks_unchanged = sum(len(p.chunks) for p in prepared if p.meta.id not in changed_ids)
     report.sources_changed = len(changed)
 
     flipped = False
@@ -188,9 +189,8 @@ def run_ingest(
         by_hash: dict[str, str] = {}
         for cid, h in stored.items():
             by_hash.setdefault(h, cid)
-        rows: list[
-            tuple[PreparedSource, Chunk, str, str, str]
-        ] = []  # source, chunk, id, input, hash
+        # (source, chunk, chunk id, embedding input, hash of the input)
+        rows: list[tuple[PreparedSource, Chunk, str, str, str]] = []
         for source in changed:
             for chunk in source.chunks:
                 cid = chunk_id(source.meta.id, source.source_hash, chunk.position, chunk.text)
@@ -204,25 +204,28 @@ def run_ingest(
         report.embedded = len(to_embed)
         fresh = dict(zip(to_embed, vectors, strict=True))
 
+        if missing:
+            embeddings = np.stack(
+                [reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]] for r in missing]
+            )
+            report.reused_embeddings = sum(1 for r in missing if r[4] in reuse_ids)
+            # Every new row is written before any source flips, in as few calls as Chroma allows.
+            store.add_chunks(
+                [r[2] for r in missing],
+                [r[1].text for r in missing],
+                [r[0].chunk_metadata(r[1], r[4]) for r in missing],
+                embeddings,
+            )
+        ids_by_source: dict[str, list[str]] = {}
+        for r in rows:
+            ids_by_source.setdefault(r[0].meta.id, []).append(r[2])
+        entries = []
         for source in changed:
-            src_rows = [r for r in missing if r[0] is source]
-            if src_rows:
-                embeddings = np.stack(
-                    [
-                        reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]]
-                        for r in src_rows
-                    ]
-                )
-                report.reused_embeddings += sum(1 for r in src_rows if r[4] in reuse_ids)
-                store.add_chunks(
-                    [r[2] for r in src_rows],
-                    [r[1].text for r in src_rows],
-                    [source.chunk_metadata(r[1], r[4]) for r in src_rows],
-                    embeddings,
-                )
-            new_ids = tuple(r[2] for r in rows if r[0] is source)
-            old = manifest.get(source.meta.id)
-            store.commit_source(
+            new_ids = tuple(ids_by_source.get(source.meta.id, ()))
+            old_ids = (
+                set(manifest[source.meta.id].chunk_ids) if source.meta.id in manifest else set()
+            )
+            entries.append(
                 ManifestEntry(
                     source.meta.id,
                     source.source_hash,
@@ -230,9 +233,10 @@ def run_ingest(
                     {"path": str(source.path.resolve())},
                 )
             )
-            flipped = True
-            report.chunks_added += len(set(new_ids) - set(old.chunk_ids if old else ()))
-            report.chunks_removed += len(set(old.chunk_ids if old else ()) - set(new_ids))
+            report.chunks_added += len(set(new_ids) - old_ids)
+            report.chunks_removed += len(old_ids - set(new_ids))
+        store.commit_sources(entries)
+        flipped = True
 
     current_ids = {p.meta.id for p in prepared}
     for source_id, entry in manifest.items():

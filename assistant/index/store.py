@@ -160,10 +160,19 @@ class Store:
 
     def commit_source(self, entry: ManifestEntry) -> None:
         """Make a source's chunks the visible version (one atomic row write)."""
-        self.manifest_collection.upsert(
-            ids=[entry.source_id], embeddings=[[1.0]], documents=[entry.to_document()]
-        )
-        self._bump_generation()
+        self.commit_sources([entry])
+
+    def commit_sources(self, entries: Sequence[ManifestEntry]) -> None:
+        """Make several sources' chunks visible; each source's row flips atomically."""
+        for start in range(0, len(entries), BATCH):
+            batch = entries[start : start + BATCH]
+            self.manifest_collection.upsert(
+                ids=[e.source_id for e in batch],
+                embeddings=[[1.0]] * len(batch),
+                documents=[e.to_document() for e in batch],
+            )
+        if entries:
+            self._bump_generation()
 
     def remove_source(self, source_id: str) -> None:
         """Hide a source; its chunks become orphans for the sweep."""
