@@ -120,10 +120,7 @@ class Pipeline:
         run = _Run(uuid.uuid4().hex, question.strip(), list(history))
         with run.stage("triage"):
             verdict = triage(run.question, run.history)
-        if verdict.route in (Route.crisis, Route.emergency):
-            yield from self._fixed(run, verdict)
-            return
-        if verdict.route == Route.out_of_scope:
+        if verdict.route in (Route.crisis, Route.emergency, Route.out_of_scope):
             yield from self._fixed(run, verdict)
             return
 
@@ -132,7 +129,10 @@ class Pipeline:
         run.question = verdict.cleaned_question.strip() or run.question
         with run.stage("retrieve"):
             retrieval = self.retriever.retrieve(run.question, run.history)
-        run.route = verdict.route
+        covered = retrieval.covered(self.settings.relevance_floor)
+        run.route = (
+            Route.no_evidence if not covered and verdict.route == Route.answer else verdict.route
+        )
         yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
 
         prefix = []
@@ -146,9 +146,7 @@ class Pipeline:
             run.parts.append(text)
             yield "delta", {"text": text}
 
-        if not retrieval.covered(self.settings.relevance_floor):
-            if run.route == Route.answer:
-                run.route = Route.no_evidence
+        if not covered:
             run.parts.append(NO_EVIDENCE_REPLY)
             yield "delta", {"text": NO_EVIDENCE_REPLY}
             yield from self._finish(run, retrieval, [], [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -92,9 +94,6 @@ def prepare_sources(
     loaded: list[LoadedSource], settings: Settings, report: IngestReport
 ) -> list[PreparedSource]:
     """Clean, de-duplicate (within and across sources, in id order) and chunk."""
-    import hashlib
-    import json
-
     across = SeenPassages()
     prepared = []
     for source in sorted(loaded, key=lambda s: s.meta.id):
@@ -124,6 +123,24 @@ def prepare_sources(
         source_hash = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         prepared.append(PreparedSource(source.meta, source.path, cleaned.text, chunks, source_hash))
     return prepared
+
+
+def cohort_hash(loaded: list[LoadedSource], settings: Settings) -> str:
+    """Identifies a run's whole input: every source's metadata and raw text, and the settings.
+
+    Cross-source de-duplication makes each source's cleaned text depend on the others, so only
+    an identical cohort may skip preparation.
+    """
+    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+    digest.update(
+        json.dumps(
+            [settings.chunk_min_words, settings.chunk_max_words, settings.chunk_overlap_sentences]
+        ).encode()
+    )
+    for source in sorted(loaded, key=lambda s: s.meta.id):
+        digest.update(json.dumps(source.meta.model_dump(mode="json"), sort_keys=True).encode())
+        digest.update(hashlib.sha256(source.text.encode()).digest())
+    return digest.hexdigest()[:16]
 
 
 def run_ingest(
@@ -170,18 +187,35 @@ def run_ingest(
             seen_ids[source.meta.id] = path
             loaded.append(source)
 
-    prepared = prepare_sources(loaded, settings, report)
-    report.sources = len(prepared)
     manifest = store.manifest()
+    report.sources = len(loaded)
+    cohort = cohort_hash(loaded, settings)
+    if loaded and all(
+        s.meta.id in manifest and manifest[s.meta.id].meta.get("cohort") == cohort for s in loaded
+    ):
+        # The same inputs as the run that built what is visible: cleaning, de-duplication and
+        # chunking would reproduce it exactly, so skip them.
+        prepared: list[PreparedSource] = []
+        report.chunks_unchanged = sum(len(manifest[s.meta.id].chunk_ids) for s in loaded)
+    else:
+        prepared = prepare_sources(loaded, settings, report)
 
+    # Sources whose text or metadata changed, and sources whose manifest row only needs the new
+    # cohort recorded (same chunk ids, nothing to embed).
+    content_changed = {
+        p.meta.id
+        for p in prepared
+        if p.meta.id not in manifest or manifest[p.meta.id].source_hash != p.source_hash
+    }
     changed = [
         p
         for p in prepared
-        if p.meta.id not in manifest or manifest[p.meta.id].source_hash != p.source_hash
+        if p.meta.id in content_changed or manifest[p.meta.id].meta.get("cohort") != cohort
     ]
-    changed_ids = {p.meta.id for p in changed}
-    report.chunks_unchanged = sum(len(p.chunks) for p in prepared if p.meta.id not in changed_ids)
-    report.sources_changed = len(changed)
+    report.chunks_unchanged += sum(
+        len(p.chunks) for p in prepared if p.meta.id not in content_changed
+    )
+    report.sources_changed = len(content_changed)
 
     flipped = False
     if changed:
@@ -230,7 +264,7 @@ def run_ingest(
                     source.meta.id,
                     source.source_hash,
                     new_ids,
-                    {"path": str(source.path.resolve())},
+                    {"path": str(source.path.resolve()), "cohort": cohort},
                 )
             )
             report.chunks_added += len(set(new_ids) - old_ids)
@@ -238,7 +272,7 @@ def run_ingest(
         store.commit_sources(entries)
         flipped = True
 
-    current_ids = {p.meta.id for p in prepared}
+    current_ids = {s.meta.id for s in loaded}
     for source_id, entry in manifest.items():
         if source_id in current_ids:
             continue

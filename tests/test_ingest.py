@@ -321,3 +321,22 @@ def test_abbreviations_do_not_split_sentences() -> None:
     text = "Goebel A. et al. published it in J. Clin. Invest. in 2021. Dr. Smith agreed, e.g. on p. 3. Done."
     assert [s.text for s in split_sentences(text)][-1] == "Done."
     assert len(split_sentences(text)) <= 3
+
+
+def test_removing_a_source_restores_passages_it_had_deduplicated(tmp_path: Path) -> None:
+    folder = tmp_path / "dupes"
+    folder.mkdir()
+    shared = paragraphs("shared topic", 1)
+    (folder / "a.md").write_text(doc("a-first", shared + "\n\n" + paragraphs("alpha", 2)))
+    (folder / "b.md").write_text(doc("b-second", shared + "\n\n" + paragraphs("beta", 2)))
+    settings = make_settings(tmp_path / "index")
+    report = run_ingest([folder], settings, progress=False)
+    assert len(report.duplicates_across) == 1 and "b-second" in report.duplicates_across[0]
+    assert not any("shared topic" in t for t in visible(settings)["b-second"])
+    # b.md itself is unchanged, but without a.md its copy of the shared paragraph must return.
+    (folder / "a.md").unlink()
+    run_ingest([folder], settings, progress=False)
+    assert any("shared topic" in t for t in visible(settings)["b-second"])
+    again = run_ingest([folder], settings, progress=False)
+    assert again.embedded == 0 and again.chunks_added == 0
+    assert_consistent(settings)
