@@ -122,7 +122,7 @@ class Retriever:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank + 1)
                 chunks[cid] = hit.chunk
                 bm25[cid] = max(bm25.get(cid, 0.0), hit.score)
-        order = sorted(fused, key=lambda cid: (-fused[cid], cid))[: self.settings.top_k]
+        order = _diverse(sorted(fused, key=lambda cid: (-fused[cid], cid)), chunks, self.settings)
         passages = [
             Passage(chunks[cid], fused[cid], similarity.get(cid, 0.0), bm25.get(cid, 0.0))
             for cid in order
@@ -130,3 +130,22 @@ class Retriever:
         mean = vectors.mean(axis=0)
         query_vector = mean / max(float(np.linalg.norm(mean)), 1e-9)
         return Retrieval(question, query, passages, best, query_vector)
+
+
+def _diverse(ranked: list[str], chunks: dict[str, StoredChunk], settings: Settings) -> list[str]:
+    """The top-k ids with at most `max_chunks_per_source` from any one source.
+
+    One long source (the press release) otherwise fills the passages and crowds out the
+    guideline or study that answers the question.
+    """
+    picked: list[str] = []
+    per_source: dict[str, int] = {}
+    for cid in ranked:
+        source = chunks[cid].source_id
+        if per_source.get(source, 0) >= settings.max_chunks_per_source:
+            continue
+        per_source[source] = per_source.get(source, 0) + 1
+        picked.append(cid)
+        if len(picked) == settings.top_k:
+            break
+    return picked

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
         default=30, ge=5, le=200, description="Per-retriever pool before fusion."
     )
     rrf_k: int = Field(default=60, ge=1)
+    max_chunks_per_source: int = Field(default=2, ge=1, description="Passages per source in top-k.")
     relevance_floor: float = Field(
         default=0.30, description="Minimum cosine similarity of the best passage to answer at all."
     )

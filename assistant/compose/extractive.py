@@ -38,7 +38,8 @@ class Candidate:
     text: str
     offset: int  # position of the sentence in the passage text
     relevance: float
-    previous: tuple[str, int] | None = None  # the sentence before it in the same paragraph
+    # The sentences before it in the same paragraph, nearest first.
+    previous: tuple[tuple[str, int], ...] = ()
 
 
 def _usable(sentence: str) -> bool:
@@ -53,20 +54,19 @@ def candidates(
     query: str, query_vector: np.ndarray, passages: Sequence[Passage]
 ) -> list[Candidate]:
     """Every usable sentence of the passages with its relevance to the query."""
-    found: list[tuple[int, str, int, tuple[str, int] | None]] = []
+    found: list[tuple[int, str, int, tuple[tuple[str, int], ...]]] = []
     for p_index, passage in enumerate(passages):
         text = passage.chunk.text
-        previous: tuple[str, int] | None = None
+        previous: tuple[tuple[str, int], ...] = ()
         for sentence in split_passage(text):
             if _usable(sentence.text):
                 found.append((p_index, sentence.text, sentence.start, previous))
             # A paragraph break resets the context a following pronoun could refer to.
             gap = text[sentence.end : sentence.end + 2]
-            previous = (
-                None
-                if "\n" in gap or not _usable(sentence.text)
-                else (sentence.text, sentence.start)
-            )
+            if "\n" in gap or not _usable(sentence.text):
+                previous = ()
+            else:
+                previous = ((sentence.text, sentence.start), *previous)
     if not found:
         return []
     vectors = _embed([item[1] for item in found])
@@ -108,9 +108,10 @@ def select(cands: list[Candidate], limit: int) -> list[Candidate]:
 
 
 def with_context(chosen: list[Candidate]) -> list[Candidate]:
-    """Give a sentence that opens with a pronoun the sentence it refers back to, or drop it.
+    """Give a sentence that opens with a pronoun the sentences it refers back to, or drop it.
 
     "He describes fibromyalgia as autoimmune." means nothing, or something misleading, alone.
+    The chain is followed back to the nearest sentence that names its subject (at most three).
     """
     out: list[Candidate] = []
     present = {(c.passage, c.offset) for c in chosen}
@@ -118,12 +119,17 @@ def with_context(chosen: list[Candidate]) -> list[Candidate]:
         if not _ANAPHORA.match(cand.text):
             out.append(cand)
             continue
-        if cand.previous is None:
-            continue
-        text, offset = cand.previous
-        if (cand.passage, offset) not in present:
-            out.append(Candidate(cand.passage, text, offset, cand.relevance))
-            present.add((cand.passage, offset))
+        context: list[tuple[str, int]] = []
+        for text, offset in cand.previous[:3]:
+            context.append((text, offset))
+            if not _ANAPHORA.match(text):
+                break
+        else:
+            continue  # no sentence names the subject: drop rather than mislead
+        for text, offset in reversed(context):
+            if (cand.passage, offset) not in present:
+                out.append(Candidate(cand.passage, text, offset, cand.relevance))
+                present.add((cand.passage, offset))
         out.append(cand)
     return out
 
