@@ -117,6 +117,12 @@ _EMERGENCY_LINES = {
         "Swelling of the throat, tongue or lips, or trouble breathing, needs emergency help now. "
         "If you have an adrenaline auto-injector, use it as you were shown."
     ),
+    "poisoning": (
+        "If you have taken more of a medicine than prescribed, get advice now even if you feel "
+        "well: in the US call Poison Control on 1-800-222-1222; in England call NHS 111. Call "
+        "emergency services if you feel very drowsy, confused, faint or find it hard to breathe. "
+        "Keep the medicine packet with you."
+    ),
     "other": (
         "If someone has collapsed, is having a seizure or is struggling to breathe, stay with "
         "them and follow the call handler's instructions."
@@ -168,7 +174,16 @@ def emergency_reply(reason: str) -> str:
     """Fixed reply for emergency symptoms; `reason` is e.g. "emergency:cardiac" or "stroke"."""
     kind = (reason or "").rsplit(":", 1)[-1].strip().lower()
     line = _EMERGENCY_LINES.get(kind, _EMERGENCY_LINES["other"])
+    if kind == "poisoning":
+        return _POISONING_TEMPLATE.format(line=line)
     return _EMERGENCY_TEMPLATE.format(line=line)
+
+
+_POISONING_TEMPLATE = """Taking too much of a medicine by accident can be serious, and it's good that you're asking. Please don't wait to see how you feel.
+
+{line}
+
+I can't judge whether a dose is dangerous, so please get that advice first. You can come back with questions about fibromyalgia whenever you're ready."""
 
 
 def scope_reply() -> str:

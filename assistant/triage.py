@@ -1269,7 +1269,9 @@ def triage(question: str, history: Sequence[Turn] = ()) -> TriageResult:
     if _history_crisis(norm, history):
         return TriageResult(Route.crisis, "crisis:history", False, question)
 
-    emergency = _emergency_reason(norm)
+    emergency = _emergency_reason(norm) or (
+        "emergency:poisoning" if _ACCIDENTAL_OVERDOSE_RE.search(norm) else None
+    )
     if emergency:
         return TriageResult(Route.emergency, emergency, False, question)
 
@@ -1287,12 +1289,34 @@ def triage(question: str, history: Sequence[Turn] = ()) -> TriageResult:
     if advice:
         return TriageResult(Route.advice_boundary, advice, injection, cleaned, red_flag(norm))
 
+    if _CREATIVE_RE.search(cleaned_norm):
+        # Jokes, poems and stories are not questions the sources can answer, whatever the topic.
+        return TriageResult(Route.out_of_scope, "scope:creative", injection, cleaned)
     if not _IN_SCOPE_RE.search(cleaned_norm) and _OFF_TOPIC_RE.search(cleaned_norm):
         return TriageResult(Route.out_of_scope, "scope:unrelated", injection, cleaned)
 
     return TriageResult(
         Route.answer, injection_reason or "answer", injection, cleaned, red_flag(norm)
     )
+
+
+_CREATIVE_RE = _c(
+    r"\b(?:write|tell|compose|make up|create|give|generate|draft)\s+(?:me\s+|us\s+)?"
+    r"(?:a |an |some |my |another )?(?:(?!about\b|of\b)\w+ ){0,2}?(?:jokes?|poems?|story|stories|songs?|essays?|"
+    r"limericks?|raps?|haikus?|riddles?|tweets?|captions?|lyrics|speech)\b"
+)
+
+# An accidental extra dose: not a crisis (no intent) and not a dosing question to redirect,
+# but a possible poisoning that needs advice now.
+_ACCIDENTAL_OVERDOSE_RE = _c(
+    r"\b(?:accidentally|accidently|by (?:accident|mistake)|mistakenly|without thinking)\b"
+    r"[^.?!]{0,60}?\b(?:took|taken|take|swallowed|double[ds]?|extra|too (?:many|much)|twice)\b|"
+    r"\b(?:took|taken|swallowed|had)\b[^.?!]{0,40}?\b(?:double|extra|too (?:many|much)|twice|two doses|"
+    r"a second dose|both doses)\b[^.?!]{0,40}?\b(?:by (?:accident|mistake)|accidentally|accidently|"
+    r"forgot i (?:had )?(?:already )?(?:taken|took))\b|"
+    r"\b(?:forgot|forgotten) (?:that )?i (?:had )?(?:already )?(?:taken|took)\b[^.?!]{0,40}?\b(?:took|taken|"
+    r"again|another|second)\b"
+)
 
 
 _RED_FLAG_SIGNS = (

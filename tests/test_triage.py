@@ -353,3 +353,10 @@ def test_third_party_crisis_reply_speaks_to_the_helper() -> None:
     assert "the person you're worried about" in reply
     assert all(n in reply for n in ("116 123", "988", "999", "112", "911"))
     assert safety.crisis_reply("crisis:suicidal_ideation") == safety.crisis_reply()
+
+
+def test_accidental_overdose_reply_gives_poison_advice() -> None:
+    result = triage("i accidentally took my pregabalin twice today")
+    assert result.route is Route.emergency and result.reason == "emergency:poisoning"
+    reply = safety.emergency_reply(result.reason)
+    assert "1-800-222-1222" in reply and "NHS 111" in reply
