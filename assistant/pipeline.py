@@ -87,6 +87,19 @@ class Pipeline:
             self.settings.model_copy(update={"model": model}), self.store, self.embedder
         )
 
+    def warm(self, max_sentences: int = 5000) -> int:
+        """Embed the sentences of the indexed chunks ahead of the first questions.
+
+        The extractive composer and the verifier compare answers sentence by sentence; with the
+        vectors cached, an answer costs a query embedding instead of dozens of sentence
+        embeddings. Small corpora are warmed whole; larger ones fill the cache as they are used.
+        """
+        sentences = [s.text for c in self.store.snapshot().chunks for s in split_passage(c.text)]
+        if not sentences or len(sentences) > max_sentences:
+            return 0
+        _embed(sentences)
+        return len(sentences)
+
     # ---- status ---------------------------------------------------------------------------
 
     def is_empty(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         _configure_logging(settings)
         if getattr(app.state, "pipeline", None) is None:
             app.state.pipeline = Pipeline.from_settings(settings)
+        # Warm the sentence cache off the event loop; requests are served meanwhile.
+        threading.Thread(target=app.state.pipeline.warm, name="warm", daemon=True).start()
         yield
 
     app = FastAPI(
