@@ -28,7 +28,7 @@ from assistant.models import Answer, ChunkView, Citation, Resource, Retrieved, R
 from assistant.retrieve import Passage, Retrieval, Retriever
 from assistant.sentences import split_passage
 from assistant.settings import Settings
-from assistant.triage import TriageResult, triage
+from assistant.triage import TriageResult, strip_instructions, triage
 from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, _embed, verify_sentence
 
 log = logging.getLogger("fibro.trace")
@@ -207,7 +207,7 @@ class Pipeline:
         yield "done", answer.model_dump(mode="json")
 
     def _compose(self, run: _Run, retrieval: Retrieval, passages: list[Passage]) -> Iterator[Event]:
-        texts = [p.chunk.text for p in passages]
+        texts = [strip_instructions(p.chunk.text) for p in passages]
         if self.settings.model:
             from assistant.compose.llm import LLMComposer
 

@@ -1254,6 +1254,37 @@ _OFF_TOPIC_RE = _c(
 )
 
 
+_ADDRESSED_TO_AI_RE = _c(
+    r"\b(?:ai|assistants?|chat ?bots?|language models?|llms?|gpts?|bots?)\b[^.!?]{0,40}?"
+    r"\b(?:must|should|shall|need to|are required to|reading this|always|never)\b"
+)
+
+
+def looks_like_injection(text: str) -> bool:
+    """Whether text contains instructions aimed at an assistant ("ignore your rules...").
+
+    Used on retrieved passages too: a source sentence that gives orders is never quoted.
+    """
+    return bool(_strip_injection(text)[0]) or bool(_ADDRESSED_TO_AI_RE.search(normalise(text)))
+
+
+def strip_instructions(passage: str) -> str:
+    """A passage with any sentence that gives an assistant orders replaced by a marker.
+
+    What a composer sees and what its sentences are verified against, so an instruction planted
+    in a source can neither steer a model nor support a claim.
+    """
+    from assistant.sentences import split_passage
+
+    out, last = [], 0
+    for sentence in split_passage(passage):
+        if looks_like_injection(sentence.text):
+            out.append(passage[last : sentence.start] + "[instruction removed]")
+            last = sentence.end
+    out.append(passage[last:])
+    return "".join(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 

@@ -17,6 +17,7 @@ from assistant.index.lexical import tokenize
 from assistant.models import Turn
 from assistant.retrieve import Passage
 from assistant.sentences import split_passage
+from assistant.triage import looks_like_injection
 from assistant.verify import _embed
 
 MIN_RELEVANCE = 0.30
@@ -46,8 +47,11 @@ def _usable(sentence: str) -> bool:
     words = sentence.split()
     if not 6 <= len(words) <= 70:
         return False
-    # Headings, list fragments and questions do not read as answer sentences.
-    return re.search(r"[.!][\"')\]]*$", sentence.rstrip()) is not None
+    # Headings, list fragments and questions do not read as answer sentences, and a passage
+    # sentence that gives the assistant orders is data to ignore, not a claim to quote.
+    if re.search(r"[.!][\"')\]]*$", sentence.rstrip()) is None:
+        return False
+    return not looks_like_injection(sentence)
 
 
 def candidates(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from assistant.models import Turn
 from assistant.retrieve import Passage
+from assistant.triage import strip_instructions
 
 SYSTEM_PROMPT = """You answer questions about fibromyalgia research for patients, support staff and clinicians.
 
@@ -24,7 +25,8 @@ def format_passages(passages: Sequence[Passage]) -> str:
     for n, passage in enumerate(passages, start=1):
         chunk = passage.chunk
         label = f"{chunk.title} ({chunk.source_type}, evidence: {chunk.evidence})"
-        lines.append(f'<passage n="{n}" source="{label}">\n{chunk.text}\n</passage>')
+        text = strip_instructions(chunk.text)
+        lines.append(f'<passage n="{n}" source="{label}">\n{text}\n</passage>')
     return "\n".join(lines)
 
 
