@@ -81,18 +81,6 @@ def lexical_support(sentence: str, passages: Sequence[str]) -> float:
     return len(words & vocabulary) / len(words)
 
 
-def embedding_support(sentence: str, passages: Sequence[str]) -> float:
-    """Best cosine similarity between the sentence and any passage sentence or passage."""
-    pieces: list[str] = []
-    for passage in passages:
-        pieces.append(passage)
-        pieces.extend(s.text for s in split_passage(passage))
-    if not pieces:
-        return 0.0
-    vectors = _embed([sentence, *pieces])
-    return float(np.max(vectors[1:] @ vectors[0]))
-
-
 def support_score(sentence: str, passages: Sequence[str]) -> float:
     """How well the passages support the sentence, in [0, 1]."""
     claim = strip_markers(sentence)
