@@ -161,31 +161,7 @@ def run_ingest(
     store = store or Store(settings)
     roots = [p.resolve() for p in paths]
 
-    loaded: list[LoadedSource] = []
-    failed_paths: set[Path] = set()
-    seen_ids: dict[str, Path] = {}
-    for path in discover(paths):
-        try:
-            sources = load_file(path)
-        except LoadError as exc:
-            report.errors.append(exc)
-            failed_paths.add(path.resolve())
-            continue
-        for source in sources:
-            if source.meta.use != "evidence":
-                report.skipped.append(f"{source.meta.id} (use: {source.meta.use})")
-                continue
-            if source.meta.id in seen_ids:
-                report.errors.append(
-                    LoadError(
-                        path,
-                        f"duplicate source id {source.meta.id!r} (also in {seen_ids[source.meta.id]})",
-                    )
-                )
-                failed_paths.add(path.resolve())
-                continue
-            seen_ids[source.meta.id] = path
-            loaded.append(source)
+    loaded, failed_paths = _load_all(paths, report)
 
     manifest = store.manifest()
     report.sources = len(loaded)
@@ -217,60 +193,9 @@ def run_ingest(
     )
     report.sources_changed = len(content_changed)
 
-    flipped = False
     if changed:
-        stored = store.stored_text_hashes()
-        by_hash: dict[str, str] = {}
-        for cid, h in stored.items():
-            by_hash.setdefault(h, cid)
-        # (source, chunk, chunk id, embedding input, hash of the input)
-        rows: list[tuple[PreparedSource, Chunk, str, str, str]] = []
-        for source in changed:
-            for chunk in source.chunks:
-                cid = chunk_id(source.meta.id, source.source_hash, chunk.position, chunk.text)
-                text_in = source.embed_input(chunk)
-                rows.append((source, chunk, cid, text_in, text_hash(text_in)))
-        missing = [r for r in rows if r[2] not in stored]
-        reuse_ids = {r[4]: by_hash[r[4]] for r in missing if r[4] in by_hash}
-        reused = store.embeddings_for(sorted(set(reuse_ids.values())))
-        to_embed = list(dict.fromkeys(r[3] for r in missing if r[4] not in reuse_ids))
-        vectors = _embed_all(to_embed, settings, embed, progress)
-        report.embedded = len(to_embed)
-        fresh = dict(zip(to_embed, vectors, strict=True))
-
-        if missing:
-            embeddings = np.stack(
-                [reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]] for r in missing]
-            )
-            report.reused_embeddings = sum(1 for r in missing if r[4] in reuse_ids)
-            # Every new row is written before any source flips, in as few calls as Chroma allows.
-            store.add_chunks(
-                [r[2] for r in missing],
-                [r[1].text for r in missing],
-                [r[0].chunk_metadata(r[1], r[4]) for r in missing],
-                embeddings,
-            )
-        ids_by_source: dict[str, list[str]] = {}
-        for r in rows:
-            ids_by_source.setdefault(r[0].meta.id, []).append(r[2])
-        entries = []
-        for source in changed:
-            new_ids = tuple(ids_by_source.get(source.meta.id, ()))
-            old_ids = (
-                set(manifest[source.meta.id].chunk_ids) if source.meta.id in manifest else set()
-            )
-            entries.append(
-                ManifestEntry(
-                    source.meta.id,
-                    source.source_hash,
-                    new_ids,
-                    {"path": str(source.path.resolve()), "cohort": cohort},
-                )
-            )
-            report.chunks_added += len(set(new_ids) - old_ids)
-            report.chunks_removed += len(old_ids - set(new_ids))
-        store.commit_sources(entries)
-        flipped = True
+        _write_changed(changed, manifest, cohort, store, settings, report, embed, progress)
+    flipped = bool(content_changed)
 
     current_ids = {s.meta.id for s in loaded}
     for source_id, entry in manifest.items():
@@ -287,6 +212,99 @@ def run_ingest(
     report.orphans_swept = _sweep_orphans(store, settings, wait=flipped)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write_changed(
+    changed: list[PreparedSource],
+    manifest: dict[str, ManifestEntry],
+    cohort: str,
+    store: Store,
+    settings: Settings,
+    report: IngestReport,
+    embed: Callable[[list[str]], np.ndarray] | None,
+    progress: bool | None,
+) -> None:
+    """Embed what is new (reusing stored vectors by text hash), write it, then flip manifests."""
+    stored = store.stored_text_hashes()
+    by_hash: dict[str, str] = {}
+    for cid, h in stored.items():
+        by_hash.setdefault(h, cid)
+    # (source, chunk, chunk id, embedding input, hash of the input)
+    rows: list[tuple[PreparedSource, Chunk, str, str, str]] = []
+    for source in changed:
+        for chunk in source.chunks:
+            cid = chunk_id(source.meta.id, source.source_hash, chunk.position, chunk.text)
+            text_in = source.embed_input(chunk)
+            rows.append((source, chunk, cid, text_in, text_hash(text_in)))
+    missing = [r for r in rows if r[2] not in stored]
+    reuse_ids = {r[4]: by_hash[r[4]] for r in missing if r[4] in by_hash}
+    reused = store.embeddings_for(sorted(set(reuse_ids.values())))
+    to_embed = list(dict.fromkeys(r[3] for r in missing if r[4] not in reuse_ids))
+    vectors = _embed_all(to_embed, settings, embed, progress)
+    report.embedded = len(to_embed)
+    fresh = dict(zip(to_embed, vectors, strict=True))
+
+    if missing:
+        embeddings = np.stack(
+            [reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]] for r in missing]
+        )
+        report.reused_embeddings = sum(1 for r in missing if r[4] in reuse_ids)
+        # Every new row is written before any source flips, in as few calls as Chroma allows.
+        store.add_chunks(
+            [r[2] for r in missing],
+            [r[1].text for r in missing],
+            [r[0].chunk_metadata(r[1], r[4]) for r in missing],
+            embeddings,
+        )
+    ids_by_source: dict[str, list[str]] = {}
+    for r in rows:
+        ids_by_source.setdefault(r[0].meta.id, []).append(r[2])
+    entries = []
+    for source in changed:
+        new_ids = tuple(ids_by_source.get(source.meta.id, ()))
+        old_ids = set(manifest[source.meta.id].chunk_ids) if source.meta.id in manifest else set()
+        entries.append(
+            ManifestEntry(
+                source.meta.id,
+                source.source_hash,
+                new_ids,
+                {"path": str(source.path.resolve()), "cohort": cohort},
+            )
+        )
+        report.chunks_added += len(set(new_ids) - old_ids)
+        report.chunks_removed += len(old_ids - set(new_ids))
+    store.commit_sources(entries)
+
+
+def _load_all(paths: list[Path], report: IngestReport) -> tuple[list[LoadedSource], set[Path]]:
+    """Every evidence source under the paths; failures are recorded in the report."""
+    loaded: list[LoadedSource] = []
+    failed_paths: set[Path] = set()
+    seen_ids: dict[str, Path] = {}
+    for path in discover(paths):
+        try:
+            sources = load_file(path)
+        except LoadError as exc:
+            report.errors.append(exc)
+            failed_paths.add(path.resolve())
+            continue
+        for source in sources:
+            if source.meta.use != "evidence":
+                report.skipped.append(f"{source.meta.id} (use: {source.meta.use})")
+                continue
+            if source.meta.id in seen_ids:
+                report.errors.append(
+                    LoadError(
+                        path,
+                        f"duplicate source id {source.meta.id!r} (also in {seen_ids[source.meta.id]})",
+                    )
+                )
+                failed_paths.add(path.resolve())
+                continue
+            seen_ids[source.meta.id] = path
+            loaded.append(source)
+
+    return loaded, failed_paths
 
 
 def _under(path: Path, roots: list[Path]) -> bool:
