@@ -1,0 +1,99 @@
+"""The `fibro` command as a user runs it: serve from an empty index, ask, eval and compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def fibro(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data = tmp_path_factory.mktemp("cli-index")
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(data),
+        "FIBRO_DATA_DIR": str(data / "index"),
+        "FIBRO_INDEX_REFRESH_SECONDS": "0",
+    }
+
+
+def test_serve_ingests_an_empty_index_then_answers(env: dict[str, str]) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", 180)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert ready.status_code == 200 and ready.json()["chunks"] > 0
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/answer",
+            json={"question": "Did the mice recover?"},
+            timeout=60,
+        ).json()
+        assert answer["route"] == "answer" and answer["citations"]
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "index is empty: ingesting" in output
+
+
+@pytest.fixture
+def ingested(env: dict[str, str]) -> dict[str, str]:
+    """The same index, ingested (a no-op when the serve test already did it)."""
+    result = fibro("ingest", "--quiet", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "sources" in result.stdout
+    return env
+
+
+def test_ask_prints_the_answer_and_numbered_sources(ingested: dict[str, str]) -> None:
+    env = ingested
+    result = fibro("ask", "Is there a blood test for fibromyalgia?", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Sources:" in result.stdout and "[1]" in result.stdout
+    as_json = fibro("ask", "Is there a blood test for fibromyalgia?", "--json", env=env)
+    assert json.loads(as_json.stdout)["citations"]
+
+
+def test_eval_and_compare_from_the_command_line(ingested: dict[str, str], tmp_path: Path) -> None:
+    env = ingested
+    for name in ("a", "b"):
+        result = fibro(
+            "eval", "--id", "SF-05", "EM-01", "OS-01", "--out", str(tmp_path / name),
+            "--no-progress", "--no-thresholds", env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / name / "report.html").exists()
+    compared = fibro("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), env=env)
+    assert compared.returncode == 0, compared.stderr
+    assert "3 cases in both runs" in compared.stdout
+
+
+def test_bad_arguments_are_usage_errors(env: dict[str, str]) -> None:
+    result = fibro("ingest", "/no/such/folder", env=env)
+    assert result.returncode == 2 and "No such file or folder" in result.stderr
