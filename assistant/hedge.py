@@ -31,9 +31,14 @@ _OPENERS = re.compile(
 )
 
 
+_TITLES = {"Dr", "Prof", "Professor", "Mr", "Mrs", "Ms", "Sir", "Dame", "Lord", "Lady"}
+
+
 def _keeps_capital(word: str, context: str) -> bool:
     """Proper nouns and acronyms keep their capital: 'IoPPN', 'Professor', 'King's'."""
     if not word[:1].isupper() or any(ch.isupper() for ch in word[1:]):
+        return True
+    if word.rstrip(".") in _TITLES:
         return True
     # A word that appears capitalised mid-sentence in its source is a name.
     return re.search(rf"[a-z,;] {re.escape(word)}\b", context) is not None
