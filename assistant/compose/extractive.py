@@ -31,6 +31,20 @@ PRESS_RELEASE_FACTOR = 0.88
 _ANAPHORA = re.compile(
     r"^(?:he|she|it|they|this|these|that|those|such|its|their|his|her|both|there)\b", re.IGNORECASE
 )
+# So does a short sentence that points back early on ("In the paper, that finding comes from
+# mice.", "The release goes further.").
+_POINTS_BACK = re.compile(
+    r"\b(?:that|this|these|those|such|further|also|too|same|again|likewise|similarly)\b",
+    re.IGNORECASE,
+)
+
+
+def needs_context(sentence: str) -> bool:
+    """Whether a sentence only makes sense after the one before it."""
+    if _ANAPHORA.match(sentence):
+        return True
+    words = sentence.split()
+    return len(words) <= 14 and _POINTS_BACK.search(" ".join(words[:8])) is not None
 
 
 @dataclass(frozen=True)
@@ -120,13 +134,13 @@ def with_context(chosen: list[Candidate]) -> list[Candidate]:
     out: list[Candidate] = []
     present = {(c.passage, c.offset) for c in chosen}
     for cand in chosen:
-        if not _ANAPHORA.match(cand.text):
+        if not needs_context(cand.text):
             out.append(cand)
             continue
         context: list[tuple[str, int]] = []
         for text, offset in cand.previous[:3]:
             context.append((text, offset))
-            if not _ANAPHORA.match(text):
+            if not needs_context(text):
                 break
         else:
             continue  # no sentence names the subject: drop rather than mislead
