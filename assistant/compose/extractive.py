@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,6 +58,7 @@ class Candidate:
     previous: tuple[tuple[str, int], ...] = ()
 
 
+@lru_cache(maxsize=50_000)
 def _usable(sentence: str) -> bool:
     words = sentence.split()
     if not 6 <= len(words) <= 70:
@@ -77,11 +79,12 @@ def candidates(
         text = passage.chunk.text
         previous: tuple[tuple[str, int], ...] = ()
         for sentence in split_passage(text):
-            if _usable(sentence.text):
+            usable = _usable(sentence.text)
+            if usable:
                 found.append((p_index, sentence.text, sentence.start, previous))
             # A paragraph break resets the context a following pronoun could refer to.
             gap = text[sentence.end : sentence.end + 2]
-            if "\n" in gap or not _usable(sentence.text):
+            if "\n" in gap or not usable:
                 previous = ()
             else:
                 previous = ((sentence.text, sentence.start), *previous)
