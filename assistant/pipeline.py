@@ -167,6 +167,9 @@ class Pipeline:
 
         passages = retrieval.passages
         yield from self._compose(run, retrieval, passages)
+        if verdict.care_note and verdict.route == Route.answer:
+            run.parts.append(safety.care_note())
+            yield "delta", {"text": safety.care_note()}
         cited_chunks = [passages[n - 1].chunk for n in run.numbering]
         hedges = hedges_for(cited_chunks)
         for hedge in hedges:

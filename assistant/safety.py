@@ -160,6 +160,14 @@ If they are safe for now, stay with them if you can, take what they say seriousl
 Looking after someone in crisis is hard. Please make sure you have support too."""
 
 
+def care_note() -> str:
+    """One closing sentence for answers that touch a personal health decision."""
+    return (
+        "For decisions about your own tests, diagnosis or treatment, please talk to your "
+        "clinician, who can weigh this evidence against your situation."
+    )
+
+
 def red_flag_note() -> str:
     """One paragraph put before an answer that mentions a possible emergency symptom."""
     return (
