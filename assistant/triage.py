@@ -1144,6 +1144,11 @@ _ADVICE_PERSONAL_RE = _c(
 )
 # "my dr put me on pregabalin ... should i come off it": the medicine is named earlier, so this
 # only counts when a medicine appears somewhere in the message.
+# Getting a prescription-only treatment around the prescriber.
+_ADVICE_OBTAIN_RE = _c(
+    r"\b(?:get|buy|obtain|order|purchase)\b[^.?!]{0,50}?\b(?:without (?:a |my )?"
+    r"(?:prescription|doctor|gp|prescriber)|over the counter|off the (?:internet|dark web)|online)\b"
+)
 _ADVICE_COME_OFF_RE = _c(
     r"\bshould (?:i|we) (?:come off|go off|stop|quit|keep taking|continue|taper|wean off|"
     r"switch from|cut down)\b"
@@ -1212,6 +1217,8 @@ def _advice_reason(norm: str) -> str | None:
         match = _ADVICE_PERSONAL_RE.search(norm)
         if match:
             span = match.group(0)
+    if _ADVICE_OBTAIN_RE.search(norm) and _MED_RE.search(norm):
+        return "advice:obtain_medication"
     if not span:
         match = _ADVICE_COME_OFF_RE.search(norm)
         if match and _MED_RE.search(norm):
