@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.settings import get_settings
+from assistant.settings import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +108,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ingest_if_empty(settings) -> None:  # type: ignore[no-untyped-def]
+def _ingest_if_empty(settings: Settings) -> None:
+    """First start of `fibro serve`: index the bundled corpus so the service can answer."""
     from assistant.index.store import Store
     from ingest.job import run_ingest
 
