@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.api.openai_compat import MODEL_ID, ChatRequest, completion, stream_chunks
+from assistant.index.store import StoreError
 from assistant.models import Answer, AnswerRequest, ChunkView
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings, get_settings
@@ -157,6 +158,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"error": {"type": "http_error", "message": str(exc.detail)}},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(StoreError)
+    async def index_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("index unavailable: %s", exc)
+        return JSONResponse(
+            {
+                "error": {
+                    "type": "index_unavailable",
+                    "message": "the source index is unavailable right now; please retry shortly",
+                }
+            },
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

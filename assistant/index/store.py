@@ -18,7 +18,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,12 +245,27 @@ class Store:
         snap = self._snapshot
         if snap is not None and now - self._checked_at < self.settings.index_refresh_seconds:
             return snap
-        with self._lock:
+        with self._lock, self._unavailable_as_store_error():
             generation = self.generation()
             self._checked_at = time.monotonic()
             if self._snapshot is None or self._snapshot.generation != generation:
                 self._snapshot = self._load_snapshot(generation)
             return self._snapshot
+
+    @contextmanager
+    def _unavailable_as_store_error(self) -> Iterator[None]:
+        """Turn the many exception types of an unreachable or broken index into StoreError."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = (
+                f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
+                if self.settings.chroma_host
+                else f"index folder {self.settings.data_dir}"
+            )
+            raise StoreError(f"The {where} cannot be read: {str(exc)[:200]}") from exc
 
     def _load_snapshot(self, generation: str) -> Snapshot:
         manifest = self.manifest()
@@ -276,12 +292,14 @@ class Store:
         if not snap.chunks:
             return []
         # Over-fetch: rows of a source mid-replacement are stored but not yet visible.
-        n = min(max(k * 2, k + 8), self.chunks.count())
-        result = self.chunks.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=n,
-            include=["distances"],
-        )
+        with self._unavailable_as_store_error():
+            n = min(max(k * 2, k + 8), self.chunks.count())
+        with self._unavailable_as_store_error():
+            result = self.chunks.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=n,
+                include=["distances"],
+            )
         hits: list[Hit] = []
         for cid, dist in zip(result["ids"][0], result["distances"][0], strict=False):
             chunk = snap.by_id.get(cid)
