@@ -1,0 +1,1 @@
+"""The grounded fibromyalgia assistant: triage, retrieval, composition, verification, hedging, HTTP."""

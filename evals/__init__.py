@@ -1,0 +1,1 @@
+"""Eval suites and the `fibro eval` runner: retrieval, citation, hedging and safety metrics."""
