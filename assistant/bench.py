@@ -59,7 +59,7 @@ QUESTION_WORDS = WORDS[:120]
 def _vocabulary(rng: random.Random, extra: int = 3000) -> tuple[list[str], list[float]]:
     """The word list plus generated rare words, with Zipf-like cumulative weights."""
     syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "pe", "do", "fa", "gu", "ze"]
-    rare = set()
+    rare: set[str] = set()
     while len(rare) < extra:
         rare.add("".join(rng.choices(syllables, k=rng.randint(3, 4))))
     words = list(WORDS) + sorted(rare)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def _load_html(path: Path) -> LoadedSource:
 
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
     meta = {
-        m.get("name", "").lower(): m.get("content", "")
+        str(m.get("name", "")).lower(): str(m.get("content", ""))
         for m in soup.find_all("meta")
         if m.get("name")
     }
@@ -217,7 +218,7 @@ def _load_pdf(path: Path) -> LoadedSource:
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise LoadError(path, "the PDF has no text layer (scanned images are not supported)")
-    info = reader.metadata or {}
+    info: Mapping[str, object] = reader.metadata or {}
     title = str(info.get("/Title") or "").strip() or _first_line(text) or path.stem
     author = str(info.get("/Author") or "").strip()
     data = {
