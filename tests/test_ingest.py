@@ -340,3 +340,55 @@ def test_removing_a_source_restores_passages_it_had_deduplicated(tmp_path: Path)
     again = run_ingest([folder], settings, progress=False)
     assert again.embedded == 0 and again.chunks_added == 0
     assert_consistent(settings)
+
+
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_a_long_lived_reader_and_an_ingest_in_another_process(
+    mode: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The service keeps its client open while `fibro ingest` runs in another process.
+
+    Deleted rows are never returned in either mode. With a Chroma server, new rows reach the
+    dense side at once; an embedded client's in-memory vector index does not see another
+    process's additions until it restarts, so new sources are reachable through BM25 only
+    (the README says to use a Chroma server when ingesting while serving).
+    """
+    from assistant.index.embedder import get_embedder
+
+    folder = tmp_path / "shared-corpus"
+    folder.mkdir()
+    for name in ("goebel2021-jci-summary.md", "known-misreports-corrections.md"):
+        shutil.copy(CORPUS / name, folder)
+    env = {"PATH": "/usr/bin:/bin", "FIBRO_INDEX_REFRESH_SECONDS": "0"}
+    if mode == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        collection = f"x{uuid.uuid4().hex[:12]}"
+        settings = make_settings(
+            tmp_path / "unused", chroma_host=host, chroma_port=port, collection=collection
+        )
+        env.update(FIBRO_CHROMA_HOST=host, FIBRO_CHROMA_PORT=str(port), FIBRO_COLLECTION=collection)
+    else:
+        settings = make_settings(tmp_path / "index")
+        env["FIBRO_DATA_DIR"] = str(settings.data_dir)
+    run_ingest([folder], settings, progress=False)
+    reader = Store(settings)
+    vector = get_embedder().encode_one("Is exercise recommended in the EULAR guideline?")
+    assert reader.dense(vector, 5)
+
+    (folder / "goebel2021-jci-summary.md").unlink()
+    shutil.copy(CORPUS / "eular2016-recommendations.md", folder)
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ingest", str(folder), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    visible = {"known-misreports-corrections", "eular2016-recommendations"}
+    dense = reader.dense(vector, 5)
+    assert {h.chunk.source_id for h in dense} <= visible, "a deleted row was returned"
+    lexical = reader.lexical("EULAR exercise strong for", 5)
+    assert lexical[0].chunk.source_id == "eular2016-recommendations"
+    if mode == "server":
+        assert dense[0].chunk.source_id == "eular2016-recommendations"

@@ -291,22 +291,26 @@ class Store:
         snap = self.snapshot()
         if not snap.chunks:
             return []
-        # Over-fetch: rows of a source mid-replacement are stored but not yet visible.
-        with self._unavailable_as_store_error():
-            n = min(max(k * 2, k + 8), self.chunks.count())
-        with self._unavailable_as_store_error():
-            result = self.chunks.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=n,
-                include=["distances"],
-            )
-        hits: list[Hit] = []
-        for cid, dist in zip(result["ids"][0], result["distances"][0], strict=False):
-            chunk = snap.by_id.get(cid)
-            if chunk is not None:
-                hits.append(Hit(chunk, 1.0 - float(dist)))
-            if len(hits) == k:
-                break
+        # Over-fetch: rows of a source mid-replacement are stored but not yet visible, and an
+        # embedded client's in-memory vector index keeps returning rows that another process
+        # has deleted. Ask again for more when too few of the results are visible.
+        n = max(k * 2, k + 8)
+        for _ in range(4):
+            with self._unavailable_as_store_error():
+                result = self.chunks.query(
+                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                    n_results=n,
+                    include=["distances"],
+                )
+            ids, distances = result["ids"][0], result["distances"][0]
+            hits = [
+                Hit(snap.by_id[cid], 1.0 - float(dist))
+                for cid, dist in zip(ids, distances, strict=False)
+                if cid in snap.by_id
+            ][:k]
+            if len(hits) >= k or len(ids) < n:
+                return hits
+            n *= 4
         return hits
 
     def lexical(self, query: str, k: int) -> list[Hit]:
