@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_question_chars: int = Field(default=2000, ge=10)
+    max_concurrent_answers: int = Field(
+        default=4, ge=1, description="Answers computed at once; more wait in a queue."
+    )
+    queue_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long a request may wait for a slot before a 503."
+    )
     log_level: str = "INFO"
 
     @field_validator("fallback_models", mode="before")

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.pipeline = pipeline
     app.state.settings = settings
+    gate = AnswerGate(settings.max_concurrent_answers, settings.queue_timeout_seconds)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["status"], summary="The process is up")
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.post("/v1/answer", response_model=Answer, tags=["answers"], summary="Answer a question")
     def answer(body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]) -> Answer:
-        return pipe.answer(body.question, body.history)
+        with gate.slot():
+            return pipe.answer(body.question, body.history)
 
     @app.post(
         "/v1/answer/stream",
@@ -85,7 +87,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]
     ) -> StreamingResponse:
         return StreamingResponse(
-            _sse(pipe.events(body.question, body.history)), media_type="text/event-stream"
+            _sse(pipe.events(body.question, body.history)),
+            media_type="text/event-stream",
         )
 
     @app.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat")
@@ -101,7 +104,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 stream_chunks(_guarded(pipe.events(question, body.history()))),
                 media_type="text/event-stream",
             )
-        return completion(pipe.answer(question, body.history()))
+        with gate.slot():
+            return completion(pipe.answer(question, body.history()))
 
     @app.get("/v1/models", tags=["openai"], summary="OpenAI-compatible model list")
     def models() -> dict[str, Any]:
@@ -118,6 +122,33 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         return found
 
     return app
+
+
+class AnswerGate:
+    """Bounds how many JSON answers are computed at once; the rest queue, then get a 503.
+
+    Answering is CPU-bound. On a small machine dozens of answers at once only slow every one
+    of them down, so a few run and the others queue for up to `timeout` seconds. Streams are
+    not gated: a client that disconnects mid-stream leaves its generator suspended, and a slot
+    held by it would leak.
+    """
+
+    def __init__(self, limit: int, timeout: float) -> None:
+        self._slots = threading.BoundedSemaphore(limit)
+        self._timeout = timeout
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self._timeout):
+            raise HTTPException(
+                503,
+                "the assistant is busy answering other questions; please retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def _pipeline(request: Request) -> Pipeline:
