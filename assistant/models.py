@@ -12,16 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SOURCE_TYPES = (
-    "primary_study",
-    "review",
-    "guideline",
-    "trial_registry",
-    "commentary",
-    "press_release",
-    "news",
-    "patient_info",
-)
 SourceType = Literal[
     "primary_study",
     "review",

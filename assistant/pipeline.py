@@ -81,12 +81,6 @@ class Pipeline:
     def from_settings(cls, settings: Settings) -> Pipeline:
         return cls(settings, Store(settings), get_embedder(settings.embedding_model_path))
 
-    def with_model(self, model: str | None) -> Pipeline:
-        """The same index and embedder with another composer model (None = extractive)."""
-        return Pipeline(
-            self.settings.model_copy(update={"model": model}), self.store, self.embedder
-        )
-
     def warm(self, max_sentences: int = 5000) -> int:
         """Embed the sentences of the indexed chunks ahead of the first questions.
 
