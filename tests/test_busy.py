@@ -50,3 +50,37 @@ def test_requests_wait_for_a_slot_then_get_a_503(corpus_pipeline, corpus_setting
             # The slot is free again once the first answer is done.
             fake.script(Reply(text=lambda r: well_cited_text(r, 3)))
             assert client.post(f"{app.url}/v1/answer", json=question).status_code == 200
+
+
+def test_a_stream_holds_a_slot_until_its_client_goes_away(corpus_pipeline, corpus_settings) -> None:  # type: ignore[no-untyped-def]
+    question = {"question": "Did the mice recover?"}
+    with FakeOpenAI() as fake:
+        settings = corpus_settings.model_copy(
+            update={
+                "model": "openai/fake-model",
+                "api_base": f"{fake.url}/v1",
+                "api_key": SecretStr("test-key"),
+                "llm_timeout_seconds": 10.0,
+                "llm_retries": 0,
+                "max_concurrent_answers": 1,
+                "queue_timeout_seconds": 0.3,
+            }
+        )
+        pipeline = Pipeline(settings, corpus_pipeline.store, corpus_pipeline.embedder)
+        # A model that starts answering, then stalls for 3 s: the stream holds its slot.
+        fake.script(Reply(text=lambda r: well_cited_text(r, 3), stall_after=2, stall=3.0))
+        with LiveServer(create_app(settings, pipeline)) as app, httpx.Client(timeout=30) as client:
+            with client.stream("POST", f"{app.url}/v1/answer/stream", json=question) as stream:
+                assert next(stream.iter_lines()).startswith("event: meta")
+                assert client.post(f"{app.url}/v1/answer", json=question).status_code == 503
+                second = client.post(f"{app.url}/v1/answer/stream", json=question)
+                assert second.status_code == 200
+                assert second.text.startswith("event: error") and "busy" in second.text
+            # The first client hung up mid-stream: its slot comes back once the stalled model
+            # call returns.
+            for _ in range(100):
+                status = client.post(f"{app.url}/v1/answer", json=question).status_code
+                if status == 200:
+                    break
+                threading.Event().wait(0.1)
+            assert status == 200

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]
     ) -> StreamingResponse:
         return StreamingResponse(
-            _sse(pipe.events(body.question, body.history)),
+            gate.stream(_sse(pipe.events(body.question, body.history)), _SSE_BUSY),
             media_type="text/event-stream",
         )
 
@@ -101,7 +102,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             )
         if body.stream:
             return StreamingResponse(
-                stream_chunks(_guarded(pipe.events(question, body.history()))),
+                gate.stream(
+                    stream_chunks(_guarded(pipe.events(question, body.history()))), _OPENAI_BUSY
+                ),
                 media_type="text/event-stream",
             )
         with gate.slot():
@@ -125,12 +128,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
 
 class AnswerGate:
-    """Bounds how many JSON answers are computed at once; the rest queue, then get a 503.
+    """Bounds how many answers are computed at once; the rest queue, then are told it's busy.
 
     Answering is CPU-bound. On a small machine dozens of answers at once only slow every one
-    of them down, so a few run and the others queue for up to `timeout` seconds. Streams are
-    not gated: a client that disconnects mid-stream leaves its generator suspended, and a slot
-    held by it would leak.
+    of them down, so a few run and the others queue for up to `timeout` seconds. JSON requests
+    then get a 503; streams get an error event.
     """
 
     def __init__(self, limit: int, timeout: float) -> None:
@@ -140,15 +142,42 @@ class AnswerGate:
     @contextmanager
     def slot(self) -> Iterator[None]:
         if not self._slots.acquire(timeout=self._timeout):
-            raise HTTPException(
-                503,
-                "the assistant is busy answering other questions; please retry shortly",
-                headers={"Retry-After": "5"},
-            )
+            raise HTTPException(503, _BUSY_MESSAGE, headers={"Retry-After": "5"})
         try:
             yield
         finally:
             self._slots.release()
+
+    async def stream(self, chunks: Iterator[str], busy: str) -> AsyncIterator[str]:
+        """Stream chunks while holding a slot, producing each one off the event loop.
+
+        An async generator, so that when a client disconnects the server closes it and the
+        slot is released at once (a suspended sync generator would hold it until collected).
+        """
+        if not await anyio.to_thread.run_sync(self._acquire):
+            yield busy
+            return
+        try:
+            while True:
+                chunk = await anyio.to_thread.run_sync(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            self._slots.release()
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def _acquire(self) -> bool:
+        return self._slots.acquire(timeout=self._timeout)
+
+
+_BUSY_MESSAGE = "the assistant is busy answering other questions; please retry shortly"
+_SSE_BUSY = f"event: error\ndata: {json.dumps({'message': _BUSY_MESSAGE})}\n\n"
+_OPENAI_BUSY = (
+    f"data: {json.dumps({'error': {'message': _BUSY_MESSAGE, 'type': 'busy'}})}\n\ndata: [DONE]\n\n"
+)
 
 
 def _pipeline(request: Request) -> Pipeline:
