@@ -146,7 +146,11 @@ def with_context(chosen: list[Candidate]) -> list[Candidate]:
             if not needs_context(text):
                 break
         else:
-            continue  # no sentence names the subject: drop rather than mislead
+            # The chain ran out. A sentence that opens the available text and only points back
+            # softly ("...list further symptoms.") is allowed to stand; a bare pronoun is not.
+            opener = context[-1][0] if context else cand.text
+            if len(cand.previous) > 3 or _ANAPHORA.match(opener):
+                continue  # no sentence names the subject: drop rather than mislead
         for text, offset in reversed(context):
             if (cand.passage, offset) not in present:
                 out.append(Candidate(cand.passage, text, offset, cand.relevance))
