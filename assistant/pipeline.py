@@ -29,7 +29,7 @@ from assistant.retrieve import Passage, Retrieval, Retriever
 from assistant.sentences import split_passage
 from assistant.settings import Settings
 from assistant.triage import TriageResult, strip_instructions, triage
-from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, _embed, verify_sentence
+from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, verify_sentence
 
 log = logging.getLogger("fibro.trace")
 
@@ -74,7 +74,7 @@ class Pipeline:
         self.store = store
         self.embedder = embedder
         self.retriever = Retriever(store, embedder, settings)
-        self.extractive = ExtractiveComposer(settings.extractive_sentences)
+        self.extractive = ExtractiveComposer(settings.extractive_sentences, embedder)
         self.threshold = settings.support_threshold or SUPPORT_THRESHOLD
 
     @classmethod
@@ -91,7 +91,7 @@ class Pipeline:
         sentences = [s.text for c in self.store.snapshot().chunks for s in split_passage(c.text)]
         if not sentences or len(sentences) > max_sentences:
             return 0
-        _embed(sentences)
+        self.embedder.encode_cached(sentences)
         return len(sentences)
 
     # ---- status ---------------------------------------------------------------------------
@@ -217,7 +217,9 @@ class Pipeline:
                         composer.stream(run.question, passages, run.history)
                     ):
                         with run.stage("verify"):
-                            kept, reason, _ = verify_sentence(sentence, texts, self.threshold)
+                            kept, reason, _ = verify_sentence(
+                                sentence, texts, self.threshold, self.embedder
+                            )
                         if kept is None:
                             log.info(json.dumps({"trace_id": run.trace_id, "dropped": reason}))
                             continue
@@ -248,7 +250,9 @@ class Pipeline:
             from assistant.verify import split_answer
 
             sentences = split_answer(draft.text)
-            verified = [verify_sentence(s, texts, self.threshold)[0] for s in sentences]
+            verified = [
+                verify_sentence(s, texts, self.threshold, self.embedder)[0] for s in sentences
+            ]
         for item in verified:
             if item is not None:
                 yield "delta", {"text": self._emit(run, item, passages)}
@@ -313,7 +317,7 @@ class Pipeline:
         out = []
         for n, number in sorted(run.numbering.items(), key=lambda kv: kv[1]):
             chunk = passages[n - 1].chunk
-            quote, start, end = _best_quote(chunk, citing.get(n, []))
+            quote, start, end = _best_quote(chunk, citing.get(n, []), self.embedder)
             out.append(
                 Citation(
                     n=number,
@@ -352,7 +356,7 @@ def _join(parts: list[str]) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-def _best_quote(chunk: StoredChunk, citing: list[str]) -> tuple[str, int, int]:
+def _best_quote(chunk: StoredChunk, citing: list[str], embedder: Embedder) -> tuple[str, int, int]:
     """The chunk sentence closest to what cites it, with offsets in the cleaned source text."""
     sentences = split_passage(chunk.text)
     if not sentences or not citing:
@@ -360,8 +364,8 @@ def _best_quote(chunk: StoredChunk, citing: list[str]) -> tuple[str, int, int]:
     for s in sentences:
         if any(s.text in c or c in s.text for c in citing):
             return s.text, chunk.start + s.start, chunk.start + s.end
-    vectors = _embed([s.text for s in sentences])
-    target = _embed(citing).mean(axis=0)
+    vectors = embedder.encode_cached([s.text for s in sentences])
+    target = embedder.encode_cached(citing).mean(axis=0)
     best = sentences[int(np.argmax(vectors @ target))]
     return best.text, chunk.start + best.start, chunk.start + best.end
 

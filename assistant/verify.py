@@ -8,13 +8,12 @@ never supported. Calibration of the threshold is recorded in docs/VERIFICATION.m
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
 from assistant.sentences import split_passage, split_sentences
 
@@ -43,28 +42,6 @@ _NEGATION = re.compile(
 )
 _CLAUSE_SPLIT = re.compile(r",\s+(?:which|and|but|so|while|whereas|meaning)\s+|;\s+", re.IGNORECASE)
 
-_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 20000
-
-
-def _embed(texts: Sequence[str]) -> np.ndarray:
-    """Embeddings with a process-wide cache: passages recur across questions."""
-    from assistant.index.embedder import get_embedder
-
-    missing = []
-    with _cache_lock:
-        missing = [t for t in dict.fromkeys(texts) if t not in _cache]
-    if missing:
-        vectors = get_embedder().encode(missing)
-        with _cache_lock:
-            for text, vec in zip(missing, vectors, strict=True):
-                _cache[text] = vec
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-    with _cache_lock:
-        return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 1))
-
 
 def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
@@ -81,8 +58,11 @@ def lexical_support(sentence: str, passages: Sequence[str]) -> float:
     return len(words & vocabulary) / len(words)
 
 
-def support_score(sentence: str, passages: Sequence[str]) -> float:
-    """How well the passages support the sentence, in [0, 1]."""
+def support_score(
+    sentence: str, passages: Sequence[str], embedder: Embedder | None = None
+) -> float:
+    """How well the passages support the sentence, in [0, 1] (default: the bundled model)."""
+    embedder = embedder or get_embedder()
     claim = strip_markers(sentence)
     if not passages or not claim.strip():
         return 0.0
@@ -92,12 +72,12 @@ def support_score(sentence: str, passages: Sequence[str]) -> float:
     # Every clause must be supported: a true sentence cannot carry an unsupported rider
     # (", which proves the treatment works").
     clauses = [c for c in _CLAUSE_SPLIT.split(claim) if len(tokenize(c)) >= 3] or [claim]
-    return min(_clause_support(c, passages) for c in dict.fromkeys([claim, *clauses]))
+    return min(_clause_support(c, passages, embedder) for c in dict.fromkeys([claim, *clauses]))
 
 
-def _clause_support(claim: str, passages: Sequence[str]) -> float:
+def _clause_support(claim: str, passages: Sequence[str], embedder: Embedder) -> float:
     lexical = lexical_support(claim, passages)
-    semantic, closest = _closest_piece(claim, passages)
+    semantic, closest = _closest_piece(claim, passages, embedder)
     score = LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(0.0, semantic)
     # Overlap scores cannot see a flipped claim; a negation on one side only is a warning sign.
     if bool(_NEGATION.search(claim)) != bool(_NEGATION.search(closest)):
@@ -105,11 +85,11 @@ def _clause_support(claim: str, passages: Sequence[str]) -> float:
     return score
 
 
-def _closest_piece(sentence: str, passages: Sequence[str]) -> tuple[float, str]:
+def _closest_piece(sentence: str, passages: Sequence[str], embedder: Embedder) -> tuple[float, str]:
     pieces = [s.text for p in passages for s in split_passage(p)] or list(passages)
     if not pieces:
         return 0.0, ""
-    vectors = _embed([sentence, *pieces])
+    vectors = embedder.encode_cached([sentence, *pieces])
     sims = vectors[1:] @ vectors[0]
     best = int(np.argmax(sims))
     return float(sims[best]), pieces[best]
@@ -158,7 +138,10 @@ def split_answer(text: str) -> list[str]:
 
 
 def verify_sentence(
-    sentence: str, passages: Sequence[str], threshold: float = SUPPORT_THRESHOLD
+    sentence: str,
+    passages: Sequence[str],
+    threshold: float = SUPPORT_THRESHOLD,
+    embedder: Embedder | None = None,
 ) -> tuple[VerifiedSentence | None, str, int]:
     """Check one sentence; returns (kept sentence or None, reason, citations removed)."""
     cited = markers(sentence)
@@ -169,19 +152,22 @@ def verify_sentence(
         if is_factual(claim):
             return None, "no valid citation", removed
         return VerifiedSentence(claim, [], 1.0), "non-factual", removed
-    score = support_score(claim, [passages[n - 1] for n in valid])
+    score = support_score(claim, [passages[n - 1] for n in valid], embedder)
     if score < threshold:
         return None, f"unsupported (support {score:.2f})", removed
     return VerifiedSentence(claim, valid, score), "supported", removed
 
 
 def verify_answer(
-    text: str, passages: Sequence[str], threshold: float = SUPPORT_THRESHOLD
+    text: str,
+    passages: Sequence[str],
+    threshold: float = SUPPORT_THRESHOLD,
+    embedder: Embedder | None = None,
 ) -> Verification:
     """Verify every sentence of an answer against the numbered passages it cites."""
     result = Verification()
     for sentence in split_answer(text):
-        kept, reason, removed = verify_sentence(sentence, passages, threshold)
+        kept, reason, removed = verify_sentence(sentence, passages, threshold, embedder)
         result.removed_citations += removed
         if kept is None:
             result.dropped.append((strip_markers(sentence), reason))

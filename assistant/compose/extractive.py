@@ -14,12 +14,12 @@ from functools import lru_cache
 import numpy as np
 
 from assistant.compose.base import Draft
+from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
 from assistant.models import Turn
 from assistant.retrieve import Passage
 from assistant.sentences import split_passage
 from assistant.triage import looks_like_injection
-from assistant.verify import _embed
 
 MIN_RELEVANCE = 0.30
 REDUNDANCY = 0.80
@@ -71,7 +71,7 @@ def _usable(sentence: str) -> bool:
 
 
 def candidates(
-    query: str, query_vector: np.ndarray, passages: Sequence[Passage]
+    query: str, query_vector: np.ndarray, passages: Sequence[Passage], embedder: Embedder
 ) -> list[Candidate]:
     """Every usable sentence of the passages with its relevance to the query."""
     found: list[tuple[int, str, int, tuple[tuple[str, int], ...]]] = []
@@ -90,7 +90,7 @@ def candidates(
                 previous = ((sentence.text, sentence.start), *previous)
     if not found:
         return []
-    vectors = _embed([item[1] for item in found])
+    vectors = embedder.encode_cached([item[1] for item in found])
     semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
     query_terms = set(tokenize(query))
     out = []
@@ -104,12 +104,12 @@ def candidates(
     return out
 
 
-def select(cands: list[Candidate], limit: int) -> list[Candidate]:
+def select(cands: list[Candidate], limit: int, embedder: Embedder) -> list[Candidate]:
     """Maximal marginal relevance: relevant sentences that do not repeat each other."""
     pool = [c for c in cands if c.relevance >= MIN_RELEVANCE]
     if not pool:
         return []
-    vectors = _embed([c.text for c in pool])
+    vectors = embedder.encode_cached([c.text for c in pool])
     chosen: list[int] = []
     while pool and len(chosen) < limit:
         best, best_score = None, -1e9
@@ -178,15 +178,15 @@ class ExtractiveComposer:
 
     mode = "extractive"
 
-    def __init__(self, sentences: int = 5) -> None:
+    def __init__(self, sentences: int = 5, embedder: Embedder | None = None) -> None:
         self.sentences = sentences
+        self.embedder = embedder or get_embedder()
 
     def compose_with_vector(
         self, query: str, query_vector: np.ndarray, passages: Sequence[Passage]
     ) -> Draft:
-        chosen = arrange(
-            with_context(select(candidates(query, query_vector, passages), self.sentences))
-        )
+        found = candidates(query, query_vector, passages, self.embedder)
+        chosen = arrange(with_context(select(found, self.sentences, self.embedder)))
         parts = []
         for cand in chosen:
             sentence = _ensure_stop(cand.text)
@@ -197,9 +197,7 @@ class ExtractiveComposer:
         return Draft(" ".join(parts), self.mode)
 
     def compose(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
-        from assistant.index.embedder import get_embedder
-
-        return self.compose_with_vector(question, get_embedder().encode_one(question), passages)
+        return self.compose_with_vector(question, self.embedder.encode_one(question), passages)
 
     def stream(
         self, question: str, passages: Sequence[Passage], history: Sequence[Turn]

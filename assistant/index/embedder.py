@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from assistant.settings import quiet_third_parties
+
+# Sentence vectors kept per embedder (384 floats each: about 30 MB at this size).
+CACHE_SIZE = 20_000
 
 
 class EmbedderError(RuntimeError):
@@ -41,6 +45,8 @@ class Embedder:
         self.dimension = int(self.model.get_embedding_dimension())
         # encode() is not re-entrant across threads on one model; the API runs it in a pool.
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
@@ -57,6 +63,22 @@ class Embedder:
                 show_progress_bar=show_progress,
             )
         return vectors.astype(np.float32, copy=False)
+
+    def encode_cached(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of sentences through a bounded cache: passages recur across questions."""
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self.encode(missing)
+            with self._cache_lock:
+                for text, vec in zip(missing, vectors, strict=True):
+                    self._cache[text] = vec
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._cache_lock:
+            return np.stack([self._cache[t] for t in texts])
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query."""
