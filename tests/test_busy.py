@@ -6,7 +6,6 @@ import threading
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from assistant.api.app import create_app
 from assistant.pipeline import Pipeline
@@ -19,16 +18,11 @@ pytestmark = pytest.mark.slow
 def test_requests_wait_for_a_slot_then_get_a_503(corpus_pipeline, corpus_settings) -> None:  # type: ignore[no-untyped-def]
     question = {"question": "Did the mice recover?"}
     with FakeOpenAI() as fake:
-        settings = corpus_settings.model_copy(
-            update={
-                "model": "openai/fake-model",
-                "api_base": f"{fake.url}/v1",
-                "api_key": SecretStr("test-key"),
-                "llm_timeout_seconds": 10.0,
-                "llm_retries": 0,
-                "max_concurrent_answers": 1,
-                "queue_timeout_seconds": 0.3,
-            }
+        settings = fake.settings_for(
+            corpus_settings,
+            llm_timeout_seconds=10.0,
+            max_concurrent_answers=1,
+            queue_timeout_seconds=0.3,
         )
         pipeline = Pipeline(settings, corpus_pipeline.store, corpus_pipeline.embedder)
         # The first answer's model call takes 2 s and holds the only slot meanwhile.
@@ -55,16 +49,11 @@ def test_requests_wait_for_a_slot_then_get_a_503(corpus_pipeline, corpus_setting
 def test_a_stream_holds_a_slot_until_its_client_goes_away(corpus_pipeline, corpus_settings) -> None:  # type: ignore[no-untyped-def]
     question = {"question": "Did the mice recover?"}
     with FakeOpenAI() as fake:
-        settings = corpus_settings.model_copy(
-            update={
-                "model": "openai/fake-model",
-                "api_base": f"{fake.url}/v1",
-                "api_key": SecretStr("test-key"),
-                "llm_timeout_seconds": 10.0,
-                "llm_retries": 0,
-                "max_concurrent_answers": 1,
-                "queue_timeout_seconds": 0.3,
-            }
+        settings = fake.settings_for(
+            corpus_settings,
+            llm_timeout_seconds=10.0,
+            max_concurrent_answers=1,
+            queue_timeout_seconds=0.3,
         )
         pipeline = Pipeline(settings, corpus_pipeline.store, corpus_pipeline.embedder)
         # A model that starts answering, then stalls for 3 s: the stream holds its slot.

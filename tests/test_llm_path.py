@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from tests.conftest import LiveServer
 from tests.fakes.openai_server import (
@@ -47,15 +46,12 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def llm_settings(corpus_settings, fake):  # type: ignore[no-untyped-def]
-    return corpus_settings.model_copy(
-        update={
-            "model": PRIMARY,
-            "fallback_models": [BACKUP],
-            "api_base": f"{fake.url}/v1",
-            "api_key": SecretStr("test-key"),
-            "llm_timeout_seconds": TIMEOUT,
-            "llm_retries": RETRIES,
-        }
+    return fake.settings_for(
+        corpus_settings,
+        model=PRIMARY,
+        fallback_models=[BACKUP],
+        llm_timeout_seconds=TIMEOUT,
+        llm_retries=RETRIES,
     )
 
 

@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from assistant.pipeline import Pipeline
 from ingest.job import run_ingest
@@ -61,15 +60,7 @@ def test_extractive_answer_never_quotes_a_planted_instruction(poisoned_settings)
 
 
 def test_model_never_sees_or_gets_credit_for_a_planted_instruction(poisoned_settings, fake) -> None:  # type: ignore[no-untyped-def]
-    settings = poisoned_settings.model_copy(
-        update={
-            "model": "openai/fake-model",
-            "api_base": f"{fake.url}/v1",
-            "api_key": SecretStr("test-key"),
-            "llm_timeout_seconds": 5.0,
-            "llm_retries": 0,
-        }
-    )
+    settings = fake.settings_for(poisoned_settings, llm_timeout_seconds=5.0)
     pipeline = Pipeline.from_settings(settings)
 
     def obey(request) -> str:  # type: ignore[no-untyped-def]

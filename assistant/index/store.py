@@ -228,10 +228,6 @@ class Store:
             self.chunks.delete(ids=batch)
         return len(ids)
 
-    def count(self) -> int:
-        """Stored chunk rows, visible or not."""
-        return self.chunks.count()
-
     # ---- reading --------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -260,12 +256,9 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            where = (
-                f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
-                if self.settings.chroma_host
-                else f"index folder {self.settings.data_dir}"
-            )
-            raise StoreError(f"The {where} cannot be read: {str(exc)[:200]}") from exc
+            raise StoreError(
+                f"The {_describe(self.settings)} cannot be read: {str(exc)[:200]}"
+            ) from exc
 
     def _load_snapshot(self, generation: str) -> Snapshot:
         manifest = self.manifest()
@@ -338,12 +331,14 @@ def open_client(settings: Settings) -> Any:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.data_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises several unrelated types here
-        where = (
-            f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else f"index folder {settings.data_dir}"
-        )
-        raise StoreError(f"Cannot open the {where}: {exc}") from exc
+        raise StoreError(f"Cannot open the {_describe(settings)}: {exc}") from exc
+
+
+def _describe(settings: Settings) -> str:
+    """Where the index lives, for error messages."""
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return f"index folder {settings.data_dir}"
 
 
 def _batched(items: list[str], size: int) -> Iterable[list[str]]:

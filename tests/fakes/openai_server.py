@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pydantic import SecretStr
+
+from assistant.settings import Settings
+
 _PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n?(.*?)\n?</passage>', re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
 _CLEAN_SENTENCE = re.compile(r"^[A-Z][A-Za-z0-9 ,;'()%-]+\.$")
@@ -271,6 +275,17 @@ class FakeOpenAI:
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def settings_for(self, base: Settings, **overrides: Any) -> Settings:
+        """`base` with the LLM composer pointed at this server (litellm's OpenAI path)."""
+        update: dict[str, Any] = {
+            "model": "openai/fake-model",
+            "api_base": f"{self.url}/v1",
+            "api_key": SecretStr("test-key"),
+            "llm_retries": 0,
+            **overrides,
+        }
+        return base.model_copy(update=update)
 
     # ---- scripting ------------------------------------------------------------------------
 
