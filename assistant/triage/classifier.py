@@ -1,0 +1,258 @@
+"""Semantic triage layer: a classifier trained on our own labelled utterances.
+
+Regexes catch the phrasings someone thought of; this layer is there for the ones nobody did.
+Features are the sentence embedding the service already computes (all-MiniLM-L6-v2) joined with
+character n-grams (which carry typos, slang and Spanish that the English embedding model reads
+poorly). A multinomial logistic regression over them is deterministic and trains in about a
+second, so it is trained at start-up from `utterances/*.jsonl`; the utterance embeddings are
+cached on disk keyed by the model and the texts, so only a changed data set is re-embedded.
+
+Decision thresholds are chosen for recall on the safety classes from grouped cross-validation
+(`python -m assistant.triage.train`); see docs/SAFETY.md for the figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant.triage.normalise import normalise
+
+if TYPE_CHECKING:
+    from assistant.index.embedder import Embedder
+
+log = logging.getLogger("fibro.triage")
+
+UTTERANCES_DIR = Path(__file__).parent / "utterances"
+
+LABELS: tuple[str, ...] = (
+    "crisis_self",
+    "crisis_other",
+    "emergency",
+    "poisoning",
+    "advice",
+    "out_of_scope",
+    "injection",
+    "ordinary",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Probability mass at which a safety class fires.
+
+    Chosen from out-of-fold predictions (grouped by paraphrase family) so that recall on the
+    safety classes meets its target; false fires are then brought down with better ordinary
+    examples, not by raising these.
+    """
+
+    crisis: float = 0.30
+    emergency: float = 0.30
+    advice: float = 0.40
+    out_of_scope: float = 0.60
+    injection: float = 0.60
+    # A prior crisis turn keeps the conversation on the crisis route when the new message is
+    # at least this crisis-like (or short, or names a plan, time or means).
+    crisis_followup: float = 0.10
+    # Distress worth a supportive reply with help lines when nothing else fires.
+    distress: float = 0.15
+
+
+class ClassifierError(RuntimeError):
+    """The utterance set is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    label: str
+    family: str
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities for one message."""
+
+    probs: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        return max(self.probs, key=self.probs.__getitem__)
+
+    @property
+    def crisis(self) -> float:
+        return self.probs["crisis_self"] + self.probs["crisis_other"]
+
+    @property
+    def emergency(self) -> float:
+        return self.probs["emergency"] + self.probs["poisoning"]
+
+    def __getitem__(self, label: str) -> float:
+        return self.probs[label]
+
+
+def load_utterances(folder: Path = UTTERANCES_DIR) -> list[Utterance]:
+    """Every labelled utterance under `folder` (`*.jsonl`: text, label, family, lang)."""
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise ClassifierError(f"no utterance files (*.jsonl) in {folder}")
+    out: list[Utterance] = []
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                item = Utterance(
+                    text=str(row["text"]).strip(),
+                    label=str(row["label"]),
+                    family=f"{path.stem}:{row['family']}",
+                    lang=str(row.get("lang", "en")),
+                )
+            except (ValueError, KeyError) as exc:
+                raise ClassifierError(
+                    f"{path.name}:{n}: not a valid utterance row ({exc})"
+                ) from exc
+            if item.label not in LABELS:
+                raise ClassifierError(f"{path.name}:{n}: unknown label {item.label!r}")
+            if item.text:
+                out.append(item)
+    return out
+
+
+class Featuriser:
+    """Sentence embedding joined with character n-gram TF-IDF, as one sparse row per text."""
+
+    # How much the n-gram block counts next to the unit-length embedding.
+    NGRAM_WEIGHT = 0.6
+
+    def __init__(self, embedder: Embedder) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.embedder = embedder
+        self.ngrams = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            min_df=2,
+            sublinear_tf=True,
+            max_features=40_000,
+            dtype=np.float32,
+        )
+
+    def fit(self, texts: Sequence[str], vectors: np.ndarray) -> Any:
+        self.ngrams.fit([normalise(t) for t in texts])
+        return self.join(texts, vectors)
+
+    def join(self, texts: Sequence[str], vectors: np.ndarray) -> Any:
+        from scipy import sparse
+
+        grams = self.ngrams.transform([normalise(t) for t in texts]) * self.NGRAM_WEIGHT
+        return sparse.hstack([sparse.csr_matrix(vectors), grams], format="csr")
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        return self.join(texts, self.embedder.encode_cached(list(texts)))
+
+
+def fit_model(features: Any, labels: Sequence[str]) -> Any:
+    """The logistic regression every build uses (deterministic: lbfgs, fixed settings)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=8.0, max_iter=3000, class_weight="balanced")
+    model.fit(features, list(labels))
+    return model
+
+
+class SafetyClassifier:
+    """Class probabilities for messages; built once per process and shared."""
+
+    def __init__(self, featuriser: Featuriser, model: Any, thresholds: Thresholds) -> None:
+        self.featuriser = featuriser
+        self.model = model
+        self.thresholds = thresholds
+        self._classes = [str(c) for c in model.classes_]
+
+    @classmethod
+    def train(
+        cls,
+        embedder: Embedder,
+        utterances: Sequence[Utterance] | None = None,
+        thresholds: Thresholds | None = None,
+        cache_dir: Path | None = None,
+    ) -> SafetyClassifier:
+        """Fit on the utterance set (embeddings from the on-disk cache when it matches)."""
+        items = list(utterances) if utterances is not None else load_utterances()
+        texts = [u.text for u in items]
+        vectors = embed_with_cache(embedder, texts, cache_dir)
+        featuriser = Featuriser(embedder)
+        features = featuriser.fit(texts, vectors)
+        model = fit_model(features, [u.label for u in items])
+        return cls(featuriser, model, thresholds or Thresholds())
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Probabilities per label for each text (texts are embedded through the cache)."""
+        if not texts:
+            return []
+        rows = self.model.predict_proba(self.featuriser.transform(texts))
+        return [
+            Prediction({label: float(p) for label, p in zip(self._classes, row, strict=True)})
+            for row in rows
+        ]
+
+    def predict_one(self, text: str) -> Prediction:
+        return self.predict([text])[0]
+
+
+def embed_with_cache(
+    embedder: Embedder, texts: Sequence[str], cache_dir: Path | None
+) -> np.ndarray:
+    """Embeddings of the training texts, read from `cache_dir` when the same model embedded the
+    same texts before; otherwise computed (a few seconds) and written there."""
+    key = _cache_key(embedder, texts)
+    path = cache_dir / f"triage-utterances-{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            vectors = np.load(path)
+            if vectors.shape == (len(texts), embedder.dimension):
+                return vectors.astype(np.float32)
+        except (OSError, ValueError):
+            log.warning("triage embedding cache %s unreadable; re-embedding", path.name)
+    # Stored and used at half precision, so a fresh build and a cached one train identically.
+    vectors = embedder.encode(list(texts), batch_size=128).astype(np.float16)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, vectors)
+            tmp.replace(path)
+        except OSError as exc:  # a read-only data folder costs a few seconds per start, no more
+            log.warning("could not write triage embedding cache: %s", exc)
+    return vectors.astype(np.float32)
+
+
+def _cache_key(embedder: Embedder, texts: Iterable[str]) -> str:
+    digest = hashlib.sha256(str(embedder.path.name).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+_shared: dict[int, SafetyClassifier] = {}
+_shared_lock = threading.Lock()
+
+
+def get_classifier(embedder: Embedder, cache_dir: Path | None = None) -> SafetyClassifier:
+    """The process-wide classifier for an embedder, trained on first use."""
+    with _shared_lock:
+        if id(embedder) not in _shared:
+            _shared[id(embedder)] = SafetyClassifier.train(embedder, cache_dir=cache_dir)
+        return _shared[id(embedder)]
