@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_parser(sub)
 
     p = sub.add_parser("bench", help="Benchmarks that print figures (ratios against baselines).")
-    p.add_argument("target", choices=["ingest", "answer"])
+    p.add_argument("target", choices=["ingest", "answer", "triage"])
     p.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
     p.add_argument("--chunks", type=int, default=None, help="Synthetic chunks to use.")
     p.add_argument("--seconds", type=float, default=None, help="Load-test duration (answer).")
@@ -126,10 +126,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     pipeline = Pipeline.from_settings(settings)
-    if pipeline.is_empty():
+    # Crisis and emergency replies need no index: triage before anything can fail.
+    verdict = pipeline.triage(args.question)
+    if not verdict.fixed and pipeline.is_empty():
         print("The index is empty: run `fibro ingest` first.", file=sys.stderr)
         return 1
-    answer = pipeline.answer(args.question, [])
+    answer = pipeline.answer(args.question, [], verdict)
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
@@ -140,6 +142,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             link = f" {c.url}" if c.url else ""
             print(f"  [{c.n}] {c.title}{link}")
             print(f'      "{c.quote}"')
+    if answer.resources:
+        print("\nHelp now:")
     for resource in answer.resources:
         print(f"  - {resource.name}: {resource.contact} ({resource.region})")
     print(f"\n{answer.disclaimer}")
@@ -153,6 +157,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "ingest":
         from ingest.bench import run_ingest_bench as run
+    elif args.target == "triage":
+        from assistant.triage.bench import run_triage_bench as run
     else:
         from assistant.bench import run_answer_bench as run
     figures = run(args)

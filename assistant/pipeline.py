@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy as np
 from assistant import safety
 from assistant.compose.base import ComposerError
 from assistant.compose.extractive import ExtractiveComposer
+from assistant.doses import dose_allowed
 from assistant.hedge import attribute_to_press_release, hedges_for
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.store import Store, StoredChunk
@@ -28,7 +29,9 @@ from assistant.models import Answer, ChunkView, Citation, Resource, Retrieved, R
 from assistant.retrieve import Passage, Retrieval, Retriever
 from assistant.sentences import split_passage
 from assistant.settings import Settings
-from assistant.triage import TriageResult, strip_instructions, triage
+from assistant.triage import SafetyClassifier, TriageResult, get_classifier, strip_instructions
+from assistant.triage import triage as triage_message
+from assistant.triage.model_check import model_severity
 from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, verify_sentence
 
 log = logging.getLogger("fibro.trace")
@@ -56,6 +59,7 @@ class _Run:
     parts: list[str] = field(default_factory=list)
     numbering: dict[int, int] = field(default_factory=dict)  # passage n -> citation n
     kept: list[VerifiedSentence] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -76,6 +80,8 @@ class Pipeline:
         self.retriever = Retriever(store, embedder, settings)
         self.extractive = ExtractiveComposer(settings.extractive_sentences, embedder)
         self.threshold = settings.support_threshold or SUPPORT_THRESHOLD
+        # Trained once per process (a second or two; utterance embeddings are cached on disk).
+        self.classifier: SafetyClassifier = get_classifier(embedder, settings.data_dir / "cache")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -115,19 +121,35 @@ class Pipeline:
 
     # ---- answering ------------------------------------------------------------------------
 
-    def answer(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def triage(self, question: str, history: Sequence[Turn] = ()) -> TriageResult:
+        """The local triage layers (regexes, classifier, conversation); no model, no retrieval.
+
+        Surfaces call this before waiting for an answer slot, so a crisis reply never waits.
+        """
+        return triage_message(question.strip(), list(history), self.classifier)
+
+    def answer(
+        self, question: str, history: Sequence[Turn] = (), verdict: TriageResult | None = None
+    ) -> Answer:
         """Answer one question; the same result the stream's `done` event carries."""
-        for name, data in self.events(question, history):
+        for name, data in self.events(question, history, verdict):
             if name == "done":
                 return Answer.model_validate(data)
         raise RuntimeError("pipeline ended without an answer")  # pragma: no cover
 
-    def events(self, question: str, history: Sequence[Turn] = ()) -> Iterator[Event]:
-        """meta, delta (one per verified sentence or fixed paragraph), citations, done."""
+    def events(
+        self, question: str, history: Sequence[Turn] = (), verdict: TriageResult | None = None
+    ) -> Iterator[Event]:
+        """meta, delta (one per verified sentence or fixed paragraph), citations, done.
+
+        `verdict` is the result of `triage()` when the caller already has it.
+        """
         run = _Run(uuid.uuid4().hex, question.strip(), list(history))
         with run.stage("triage"):
-            verdict = triage(run.question, run.history)
-        if verdict.route in (Route.crisis, Route.emergency, Route.out_of_scope):
+            if verdict is None:
+                verdict = self.triage(run.question, run.history)
+            verdict = self._model_check(run, verdict)
+        if verdict.fixed:
             yield from self._fixed(run, verdict)
             return
 
@@ -137,12 +159,21 @@ class Pipeline:
         with run.stage("retrieve"):
             retrieval = self.retriever.retrieve(run.question, run.history)
         covered = retrieval.covered(self.settings.relevance_floor)
+        if not covered and verdict.distress and verdict.route == Route.answer:
+            # Distress the sources cannot answer gets support and help lines, not "no evidence".
+            yield from self._fixed(
+                run, replace(verdict, route=Route.crisis, reason="crisis:distress")
+            )
+            return
         run.route = (
             Route.no_evidence if not covered and verdict.route == Route.answer else verdict.route
         )
         yield "meta", {"trace_id": run.trace_id, "route": run.route.value}
 
         prefix = []
+        if verdict.distress:
+            prefix.append(safety.distress_note())
+            run.resources = list(safety.RESOURCES_CRISIS)
         if verdict.red_flag:
             prefix.append(safety.red_flag_note())
         if verdict.route == Route.advice_boundary:
@@ -173,15 +204,28 @@ class Pipeline:
 
     # ---- stages ---------------------------------------------------------------------------
 
+    def _model_check(self, run: _Run, verdict: TriageResult) -> TriageResult:
+        """Let the configured model raise the route to crisis or emergency (never lower it)."""
+        if verdict.route in (Route.crisis, Route.emergency):
+            return verdict
+        if not (self.settings.model and self.settings.safety_model_check):
+            return verdict
+        route = model_severity(run.question, run.history, self.settings)
+        if route is None:
+            return verdict
+        log.info(json.dumps({"trace_id": run.trace_id, "safety_model_check": route.value}))
+        return replace(verdict, route=route, reason=f"{route.value}:model_check")
+
     def _fixed(self, run: _Run, verdict: TriageResult) -> Iterator[Event]:
         resources: list[Resource] = []
         run.route = verdict.route
         run.mode = "fixed"
         if verdict.route == Route.crisis:
-            text, resources = safety.crisis_reply(verdict.reason), list(safety.RESOURCES_CRISIS)
+            text = safety.crisis_reply(verdict.reason, verdict.spanish)
+            resources = list(safety.RESOURCES_CRISIS)
         elif verdict.route == Route.emergency:
             text, resources = (
-                safety.emergency_reply(verdict.reason),
+                safety.emergency_reply(verdict.reason, verdict.spanish),
                 list(safety.RESOURCES_EMERGENCY),
             )
         elif verdict.reason.startswith("injection"):
@@ -220,6 +264,10 @@ class Pipeline:
                             kept, reason, _ = verify_sentence(
                                 sentence, texts, self.threshold, self.embedder
                             )
+                        if kept is not None and not dose_allowed(
+                            kept.text, run.question, run.route
+                        ):
+                            kept, reason = None, "dose figure out of place"
                         if kept is None:
                             log.info(json.dumps({"trace_id": run.trace_id, "dropped": reason}))
                             continue
@@ -254,7 +302,7 @@ class Pipeline:
                 verify_sentence(s, texts, self.threshold, self.embedder)[0] for s in sentences
             ]
         for item in verified:
-            if item is not None:
+            if item is not None and dose_allowed(item.text, run.question, run.route):
                 yield "delta", {"text": self._emit(run, item, passages)}
 
     def _emit(self, run: _Run, item: VerifiedSentence, passages: list[Passage]) -> str:
@@ -288,6 +336,7 @@ class Pipeline:
             citations=citations,
             route=run.route,
             hedges=hedges,
+            resources=run.resources,
             mode="llm" if run.mode == "llm" else "extractive",
             model=run.model,
             trace_id=run.trace_id,

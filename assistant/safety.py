@@ -14,6 +14,7 @@ __all__ = [
     "RESOURCES_EMERGENCY",
     "advice_redirect",
     "crisis_reply",
+    "distress_note",
     "emergency_reply",
     "injection_notice",
     "injection_refusal",
@@ -123,6 +124,10 @@ _EMERGENCY_LINES = {
         "emergency services if you feel very drowsy, confused, faint or find it hard to breathe. "
         "Keep the medicine packet with you."
     ),
+    "general": (
+        "If you are not sure whether this is an emergency, call anyway: the call handler will "
+        "help you decide what to do."
+    ),
     "other": (
         "If someone has collapsed, is having a seizure or is struggling to breathe, stay with "
         "them and follow the call handler's instructions."
@@ -139,15 +144,19 @@ I can't assess symptoms, so please get help first. If anything gets worse while 
 again. You can come back with questions about fibromyalgia whenever you're ready."""
 
 
-def crisis_reply(reason: str = "") -> str:
+def crisis_reply(reason: str = "", spanish: bool = False) -> str:
     """Fixed reply for suicidal thoughts, self-harm or overdose: support and resources only.
 
     When the person at risk is someone else ("my friend says she wants to die"), the reply
-    speaks to the person helping them.
+    speaks to the person helping them. A message written in Spanish gets the same help in
+    Spanish first.
     """
-    if reason.endswith("third_party_crisis"):
-        return _THIRD_PARTY_REPLY
-    return _CRISIS_REPLY
+    reply = _THIRD_PARTY_REPLY if reason.endswith("third_party_crisis") else _CRISIS_REPLY
+    return f"{_CRISIS_REPLY_ES}\n\n{reply}" if spanish else reply
+
+
+# The same resources as the English reply, in Spanish; no number or service is added.
+_CRISIS_REPLY_ES = """Siento mucho que estés pasando por esto. Lo que sientes importa y no tienes que afrontarlo solo o sola. Si tú o la persona que te preocupa podéis hacer daño ahora, o se ha tomado más medicina de la debida, llama ya a emergencias: 911 en EE. UU., 112 en la UE, 999 en el Reino Unido. Por una sobredosis en EE. UU. también puedes llamar a Poison Control al 1-800-222-1222. En EE. UU. puedes llamar o escribir al 988 (988 Suicide & Crisis Lifeline), las 24 horas; en el Reino Unido e Irlanda, a Samaritans en el 116 123. Si puedes, habla con alguien de confianza y pídele que se quede contigo."""
 
 
 _THIRD_PARTY_REPLY = """I'm so sorry, that sounds frightening. If the person you're worried about is in immediate danger, or may have taken an overdose, call emergency services now: 999 in the UK, 112 in the EU or 911 in the US. In the US, Poison Control is on 1-800-222-1222.
@@ -158,6 +167,16 @@ If they are safe for now, stay with them if you can, take what they say seriousl
 - NHS 111 (England) if you need urgent help that isn't an emergency.
 
 Looking after someone in crisis is hard. Please make sure you have support too."""
+
+
+def distress_note() -> str:
+    """Put before an answer when the message carries distress below the crisis threshold."""
+    return (
+        "It sounds like things are really hard right now, and I'm sorry. If you ever feel you "
+        "can't keep yourself safe, you can talk to someone at any time: Samaritans on 116 123 "
+        "(UK and Ireland) or the 988 Suicide & Crisis Lifeline (US, call or text 988). Here is "
+        "what the sources say about your question."
+    )
 
 
 def care_note() -> str:
@@ -178,13 +197,18 @@ def red_flag_note() -> str:
     )
 
 
-def emergency_reply(reason: str) -> str:
+def emergency_reply(reason: str, spanish: bool = False) -> str:
     """Fixed reply for emergency symptoms; `reason` is e.g. "emergency:cardiac" or "stroke"."""
     kind = (reason or "").rsplit(":", 1)[-1].strip().lower()
-    line = _EMERGENCY_LINES.get(kind, _EMERGENCY_LINES["other"])
-    if kind == "poisoning":
-        return _POISONING_TEMPLATE.format(line=line)
-    return _EMERGENCY_TEMPLATE.format(line=line)
+    line = _EMERGENCY_LINES.get(kind, _EMERGENCY_LINES["general"])
+    template = _POISONING_TEMPLATE if kind == "poisoning" else _EMERGENCY_TEMPLATE
+    reply = template.format(line=line)
+    return f"{_EMERGENCY_REPLY_ES}\n\n{reply}" if spanish else reply
+
+
+_EMERGENCY_REPLY_ES = """Lo que describes puede ser una emergencia médica: no esperes a ver si es la fibromialgia. Llama \
+ya a emergencias: 911 en EE. UU., 112 en la UE, 999 en el Reino Unido. Si alguien ha tomado más \
+medicina de la debida, en EE. UU. también puedes llamar a Poison Control al 1-800-222-1222."""
 
 
 _POISONING_TEMPLATE = """Taking too much of a medicine by accident can be serious, and it's good that you're asking. Please don't wait to see how you feel.

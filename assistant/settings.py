@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     support_threshold: float | None = Field(
         default=None, description="Override the calibrated sentence-support threshold."
     )
+    safety_model_check: bool = Field(
+        default=False,
+        description="Also ask the model whether a message is a crisis or emergency (raises only).",
+    )
+    safety_model: str | None = Field(
+        default=None, description="litellm model for the safety check; default: FIBRO_MODEL."
+    )
+    safety_check_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     min_verified_sentences: int = Field(default=2, ge=1)
     extractive_sentences: int = Field(default=5, ge=1, le=12)
 
@@ -94,7 +102,7 @@ class Settings(BaseSettings):
             return [m.strip() for m in value.split(",") if m.strip()]
         return value
 
-    @field_validator("model", "api_base", "chroma_host", mode="before")
+    @field_validator("model", "safety_model", "api_base", "chroma_host", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,4 +1,4 @@
-"""``fibro eval`` and ``fibro eval compare A B``.
+"""``fibro eval``, ``fibro eval compare A B`` and ``fibro eval triage``.
 
 Wiring into the ``fibro`` CLI::
 
@@ -90,7 +90,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "results.jsonl, summary.json and report.html to --out. Exits 1 when a threshold is missed.",
     )
     _add_run_args(parser)
-    sub = parser.add_subparsers(dest="eval_command", metavar="{compare}")
+    sub = parser.add_subparsers(dest="eval_command", metavar="{compare,triage}")
     cmp = sub.add_parser(
         "compare",
         help="compare two eval runs case by case",
@@ -105,6 +105,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     cmp.add_argument(
         "--fail-on-regression", action="store_true", help="exit 1 when any case regressed"
     )
+    from .triage import add_triage_parser
+
+    add_triage_parser(sub)
     parser.set_defaults(func=run_eval, handler=run_eval, eval_command=None)
     return parser
 
@@ -141,6 +144,10 @@ def run_eval(args: argparse.Namespace) -> int:
     """Run the eval (or ``compare``) from parsed arguments; returns the exit code."""
     if getattr(args, "eval_command", None) == "compare":
         return _run_compare(args)
+    if getattr(args, "eval_command", None) == "triage":
+        from .triage import run_triage_eval
+
+        return run_triage_eval(args)
     from .report import ThresholdError, format_table, load_thresholds
     from .runner import run_suite
     from .verifiers import make_verifier

@@ -13,6 +13,7 @@ import anyio
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.api.openai_compat import MODEL_ID, ChatRequest, completion, stream_chunks
@@ -75,8 +76,12 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.post("/v1/answer", response_model=Answer, tags=["answers"], summary="Answer a question")
     def answer(body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]) -> Answer:
+        # Triage runs before, and outside, the answer gate: a crisis reply never waits.
+        verdict = pipe.triage(body.question, body.history)
+        if verdict.fixed:
+            return pipe.answer(body.question, body.history, verdict)
         with gate.slot():
-            return pipe.answer(body.question, body.history)
+            return pipe.answer(body.question, body.history, verdict)
 
     @app.post(
         "/v1/answer/stream",
@@ -87,8 +92,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def answer_stream(
         body: AnswerRequest, pipe: Annotated[Pipeline, Depends(_pipeline)]
     ) -> StreamingResponse:
+        verdict = pipe.triage(body.question, body.history)
+        events = _sse(pipe.events(body.question, body.history, verdict))
         return StreamingResponse(
-            gate.stream(_sse(pipe.events(body.question, body.history)), _SSE_BUSY),
+            iterate_in_threadpool(events) if verdict.fixed else gate.stream(events, _SSE_BUSY),
             media_type="text/event-stream",
         )
 
@@ -100,15 +107,20 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 413,
                 f"question is {len(question)} characters; the limit is {settings.max_question_chars}",
             )
+        history = body.history()
+        verdict = pipe.triage(question, history)
         if body.stream:
+            chunks = stream_chunks(_guarded(pipe.events(question, history, verdict)))
             return StreamingResponse(
-                gate.stream(
-                    stream_chunks(_guarded(pipe.events(question, body.history()))), _OPENAI_BUSY
-                ),
+                iterate_in_threadpool(chunks)
+                if verdict.fixed
+                else gate.stream(chunks, _OPENAI_BUSY),
                 media_type="text/event-stream",
             )
+        if verdict.fixed:
+            return completion(pipe.answer(question, history, verdict))
         with gate.slot():
-            return completion(pipe.answer(question, body.history()))
+            return completion(pipe.answer(question, history, verdict))
 
     @app.get("/v1/models", tags=["openai"], summary="OpenAI-compatible model list")
     def models() -> dict[str, Any]:

@@ -80,6 +80,14 @@ class Embedder:
         with self._cache_lock:
             return np.stack([self._cache[t] for t in texts])
 
+    def prime_cache(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Put vectors computed elsewhere (an on-disk cache) into the sentence cache."""
+        with self._cache_lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = np.asarray(vector, dtype=np.float32)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query."""
         return self.encode([text])[0]

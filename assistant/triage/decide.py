@@ -10,7 +10,7 @@ tonight" after a crisis turn stays a crisis).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.models import Route, Turn
 from assistant.triage.advice import advice_reason, care_note
@@ -24,7 +24,7 @@ from assistant.triage.crisis import (
 )
 from assistant.triage.emergency import emergency_reason, poisoning_reason, red_flag
 from assistant.triage.injection import strip_injection
-from assistant.triage.normalise import normalise
+from assistant.triage.normalise import looks_spanish, normalise
 from assistant.triage.scope import in_scope, scope_reason
 
 FIXED_ROUTES = frozenset({Route.crisis, Route.emergency, Route.out_of_scope})
@@ -50,6 +50,8 @@ class TriageResult:
     # Distress below the crisis threshold: an answer gets a supportive note with help lines,
     # and a question the sources cannot answer gets the crisis reply rather than "no evidence".
     distress: bool = False
+    # Written in Spanish: fixed safety replies add the same help in Spanish.
+    spanish: bool = False
 
     @property
     def fixed(self) -> bool:
@@ -67,6 +69,15 @@ def triage(
     Without a classifier only the regex layers run (as in tools that must not load a model);
     the service always passes one.
     """
+    result = _walk(question, history, classifier)
+    if result.route in (Route.crisis, Route.emergency) and looks_spanish(question):
+        return replace(result, spanish=True)
+    return result
+
+
+def _walk(
+    question: str, history: Sequence[Turn], classifier: SafetyClassifier | None
+) -> TriageResult:
     question = question or ""
     norm = normalise(question)
     prior = _prior_user_turns(history)

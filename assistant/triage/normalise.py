@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["WS_RE", "normalise", "soft_normalise"]
+__all__ = ["WS_RE", "looks_spanish", "normalise", "soft_normalise"]
 
 _TRANSLATE = str.maketrans(
     {
@@ -85,3 +85,65 @@ def normalise(text: str) -> str:
     now")."""
     text = soft_normalise(text).lower().replace("'", "")
     return _TOKEN_RE.sub(lambda m: _SPELLINGS.get(m.group(0), m.group(0)), text)
+
+
+# Frequent Spanish function words that are rare in English messages.
+_SPANISH = frozenset(
+    [
+        "que",
+        "no",
+        "me",
+        "mi",
+        "mis",
+        "el",
+        "la",
+        "los",
+        "las",
+        "de",
+        "del",
+        "y",
+        "por",
+        "para",
+        "con",
+        "estoy",
+        "quiero",
+        "puedo",
+        "tengo",
+        "siento",
+        "nadie",
+        "nada",
+        "ya",
+        "mas",
+        "más",
+        "esta",
+        "está",
+        "este",
+        "esto",
+        "todo",
+        "todos",
+        "cuando",
+        "porque",
+        "pero",
+        "muy",
+        "hoy",
+        "vida",
+        "dolor",
+        "ayuda",
+        "hijo",
+        "hija",
+        "madre",
+        "padre",
+        "tomé",
+        "tome",
+        "pastillas",
+    ]
+)
+
+
+def looks_spanish(text: str) -> bool:
+    """Whether a message is probably written in Spanish (so help can be offered in Spanish too)."""
+    words = re.findall(r"[a-záéíóúñü]+", text.lower())
+    if len(words) < 2:
+        return False
+    hits = sum(w in _SPANISH for w in words)
+    return hits >= 2 and hits / len(words) >= 0.25
