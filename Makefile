@@ -29,10 +29,11 @@ install-dev: $(DEV_STAMP)
 serve: install
 	$(VENV)/bin/fibro serve
 
-## Install dev extras, lint, and run every test
+## Install dev extras, lint, type-check, and run every test
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 ingest: install

@@ -56,12 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="Print the whole answer object as JSON.")
     p.set_defaults(handler=_cmd_ask)
 
-    try:
-        from evals.cli import add_eval_parser
-    except ImportError:  # pragma: no cover - evals is part of this package
-        add_eval_parser = None
-    if add_eval_parser is not None:
-        add_eval_parser(sub)
+    from evals.cli import add_eval_parser
+
+    add_eval_parser(sub)
 
     p = sub.add_parser("bench", help="Benchmarks that print figures (ratios against baselines).")
     p.add_argument("target", choices=["ingest", "answer", "triage"])

@@ -298,12 +298,12 @@ class Pipeline:
             from assistant.verify import split_answer
 
             sentences = split_answer(draft.text)
-            verified = [
+            checked = [
                 verify_sentence(s, texts, self.threshold, self.embedder)[0] for s in sentences
             ]
-        for item in verified:
-            if item is not None and dose_allowed(item.text, run.question, run.route):
-                yield "delta", {"text": self._emit(run, item, passages)}
+        for kept in checked:
+            if kept is not None and dose_allowed(kept.text, run.question, run.route):
+                yield "delta", {"text": self._emit(run, kept, passages)}
 
     def _emit(self, run: _Run, item: VerifiedSentence, passages: list[Passage]) -> str:
         """Renumber a verified sentence's citations and attribute press-release-only claims."""

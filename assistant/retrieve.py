@@ -117,7 +117,8 @@ class Retriever:
         """
         query = search_query(question, history)
         queries = [question, query] if query != question else [question]
-        vectors = self.embedder.encode(queries)
+        # Through the cache: triage has usually just embedded the same question.
+        vectors = self.embedder.encode_cached(queries)
         pool = self.settings.candidates
         k = self.settings.rrf_k
         fused: dict[str, float] = {}

@@ -194,10 +194,10 @@ def citation_validity(
     """
     by_n: dict[int, Citation] = {}
     problems: list[str] = []
-    for c in citations:
-        if c.n in by_n:
-            problems.append(f"[{c.n}] returned twice")
-        by_n.setdefault(c.n, c)
+    for given in citations:
+        if given.n in by_n:
+            problems.append(f"[{given.n}] returned twice")
+        by_n.setdefault(given.n, given)
     numbers = sorted(set(citation_numbers(answer_text or "")) | set(by_n))
     valid = 0
     for n in numbers:
@@ -528,6 +528,7 @@ def aggregate(rows: Sequence[Mapping]) -> dict:
     out["latency_p95_ms"] = percentile(latencies, 95)
     out["n_cases"] = len(rows)
     out["n_errors"] = sum(1 for r in rows if r.get("error"))
-    out["error_rate"] = (out["n_errors"] / len(rows)) if rows else None
+    n_errors = sum(1 for r in rows if r.get("error"))
+    out["error_rate"] = (n_errors / len(rows)) if rows else None
     out["n_failed"] = sum(1 for r in rows if not r.get("passed", True))
     return out

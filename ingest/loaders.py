@@ -272,8 +272,8 @@ def _load_pubmed(path: Path) -> list[LoadedSource]:
             last, initials = author.findtext("LastName"), author.findtext("Initials")
             if last:
                 authors.append(f"{last} {initials}".strip() if initials else last)
-            elif author.findtext("CollectiveName"):
-                authors.append(author.findtext("CollectiveName"))
+            elif collective := author.findtext("CollectiveName"):
+                authors.append(collective)
         journal = art.findtext("Journal/Title") or art.findtext("Journal/ISOAbbreviation") or ""
         year = (
             art.findtext("Journal/JournalIssue/PubDate/Year")

@@ -1,4 +1,4 @@
-"""Both benchmarks at tiny scale: they run end to end and report every figure as a number."""
+"""The benchmarks at small scale: they run end to end and report every figure as a number."""
 
 from __future__ import annotations
 
@@ -74,3 +74,28 @@ def test_answer_bench_tiny() -> None:
     assert figures["load_errors"] == 0
     # Every answer went through retrieval and the extractive composer.
     assert set(figures["answer_routes"]) == {"answer/extractive"}
+
+
+TRIAGE_KEYS = [
+    "messages",
+    "utterances",
+    "regex_p50_ms",
+    "regex_p95_ms",
+    "triage_p50_ms",
+    "triage_p95_ms",
+    "triage_to_regex_p95_ratio",
+    "train_s",
+]
+
+
+@pytest.mark.slow
+def test_triage_bench(tmp_path: Path) -> None:
+    """Through the real CLI: `fibro bench triage --json FILE` (the unseen set, about 20 s)."""
+    from assistant.cli import main
+
+    out = tmp_path / "triage.json"
+    assert main(["bench", "triage", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    _check_numeric(figures, TRIAGE_KEYS)
+    assert figures["messages"] >= 150
+    assert figures["triage_p95_ms"] >= figures["regex_p95_ms"]

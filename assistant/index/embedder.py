@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +43,10 @@ class Embedder:
             raise EmbedderError(f"Embedding model folder not found: {path}")
         self.path = Path(path)
         self.model = SentenceTransformer(str(path), device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
         # encode() is not re-entrant across threads on one model; the API runs it in a pool.
         self._lock = threading.Lock()
+        self._direct = _direct_mean_pooling(self.model)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -54,6 +56,11 @@ class Embedder:
         """Embed texts as L2-normalised rows (cosine similarity is then a dot product)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1 and self._direct is not None and not show_progress:
+            # One question at a time is the hot path (triage, retrieval): skip encode()'s
+            # batching machinery, which costs about a third of a short query's time.
+            with self._lock:
+                return self._direct(texts[0])
         with self._lock:
             vectors = self.model.encode(
                 list(texts),
@@ -91,6 +98,34 @@ class Embedder:
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query."""
         return self.encode([text])[0]
+
+
+def _direct_mean_pooling(model: Any) -> Callable[[str], np.ndarray] | None:
+    """A direct forward pass for one text, when the model is the common Transformer + mean
+    Pooling (+ Normalize) stack; None for any other architecture (those use encode())."""
+    modules = list(model)
+    names = [type(m).__name__ for m in modules]
+    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    if getattr(modules[1], "pooling_mode", None) != "mean" or not hasattr(modules[0], "auto_model"):
+        return None
+    import torch
+
+    tokenizer, network = model.tokenizer, modules[0].auto_model
+    max_length = int(model.max_seq_length or 256)
+
+    def encode_one(text: str) -> np.ndarray:
+        with torch.inference_mode():
+            features = tokenizer(
+                [text], return_tensors="pt", truncation=True, max_length=max_length, padding=True
+            )
+            tokens = network(**features).last_hidden_state
+            mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.numpy().astype(np.float32)
+
+    return encode_one
 
 
 _shared: dict[Path | None, Embedder] = {}

@@ -196,15 +196,15 @@ def advice_reason(norm: str) -> str | None:
             span = match.group(0)
             break
     if not span:
-        match = _ADVICE_PERSONAL_RE.search(norm)
-        if match:
-            span = match.group(0)
+        personal = _ADVICE_PERSONAL_RE.search(norm)
+        if personal:
+            span = personal.group(0)
     if _ADVICE_OBTAIN_RE.search(norm) and _MED_RE.search(norm):
         return "advice:obtain_medication"
     if not span:
-        match = _ADVICE_COME_OFF_RE.search(norm)
-        if match and _MED_RE.search(norm):
-            span = match.group(0)
+        come_off = _ADVICE_COME_OFF_RE.search(norm)
+        if come_off and _MED_RE.search(norm):
+            span = come_off.group(0)
     if not span:
         for match in _ADVICE_WHICH_RE.finditer(norm):
             sentence = _sentence_of(norm, match.start(), match.end())

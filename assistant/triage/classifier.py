@@ -57,16 +57,16 @@ class Thresholds:
     examples, not by raising these.
     """
 
-    crisis: float = 0.15
-    emergency: float = 0.20
+    crisis: float = 0.10
+    emergency: float = 0.15
     advice: float = 0.25
-    out_of_scope: float = 0.60
+    out_of_scope: float = 0.40
     injection: float = 0.60
     # A prior crisis turn keeps the conversation on the crisis route when the new message is
     # at least this crisis-like (or short, or names a plan, time or means).
-    crisis_followup: float = 0.05
+    crisis_followup: float = 0.04
     # Distress worth a supportive note with help lines when nothing else fires.
-    distress: float = 0.08
+    distress: float = 0.06
 
 
 class ClassifierError(RuntimeError):

@@ -33,6 +33,10 @@ FIXED_ROUTES = frozenset({Route.crisis, Route.emergency, Route.out_of_scope})
 CONTEXT_TURNS = 2
 # A reply this short after a crisis turn ("yes", "tonight", "i have them here") stays a crisis.
 SHORT_FOLLOWUP_WORDS = 12
+# After a turn the classifier only leaned towards crisis, only a reply this short does.
+VERY_SHORT_FOLLOWUP_WORDS = 4
+# Classifier crisis probability at which an earlier turn counts as a clear crisis.
+STRONG_PRIOR_CRISIS = 0.5
 
 
 @dataclass(frozen=True)
@@ -171,18 +175,26 @@ def _conversation_crisis(
     thresholds: Thresholds,
 ) -> bool:
     """An earlier user turn was a crisis (by any layer) and the new message does not say the
-    person is safe: a short reply, words of plan, time or means, or any crisis-leaning
-    probability keep the crisis route."""
-    if not prior_preds:
+    person is safe: words of plan, time or means, any crisis-leaning probability, or a reply
+    too short to change the subject keep the crisis route.
+
+    How short depends on how sure the earlier turn was: after a clear crisis ("I want to die")
+    any reply of up to twelve words stays there; after one the classifier only leaned towards,
+    a reply of a few words ("yes", "tonight") does, and a new question does not.
+    """
+    if not prior_preds or SAFETY_ASSERTION_RE.search(norm):
         return False
-    was_crisis = any(
-        crisis_reason(normalise(text)) or p.crisis >= thresholds.crisis
-        for text, p in zip(prior, prior_preds, strict=True)
-    )
-    if not was_crisis or SAFETY_ASSERTION_RE.search(norm):
+    strong = weak = False
+    for text, p in zip(prior, prior_preds, strict=True):
+        if crisis_reason(normalise(text)) or p.crisis >= STRONG_PRIOR_CRISIS:
+            strong = True
+        elif p.crisis >= thresholds.crisis:
+            weak = True
+    if not (strong or weak):
         return False
+    words = len(norm.split())
     return (
-        len(norm.split()) <= SHORT_FOLLOWUP_WORDS
+        words <= (SHORT_FOLLOWUP_WORDS if strong else VERY_SHORT_FOLLOWUP_WORDS)
         or bool(FOLLOWUP_RE.search(norm))
         or (pred is not None and pred.crisis >= thresholds.crisis_followup)
     )
