@@ -13,7 +13,13 @@ import pytest
 from assistant.doses import dose_allowed, medicines_in, states_dose
 from assistant.models import Route, Turn
 from assistant.triage import SafetyClassifier, triage
-from assistant.triage.classifier import LABELS, SHIPPED_VECTORS, load_utterances, vectors_key
+from assistant.triage.classifier import (
+    LABELS,
+    SHIPPED_VECTORS,
+    load_or_train,
+    load_utterances,
+    vectors_key,
+)
 from evals.triage import TARGETS, UNSEEN, cross_validate, evaluate_unseen, load_unseen
 
 SAFETY_CLASSES = ("crisis_self", "crisis_other", "emergency", "poisoning", "advice")
@@ -222,3 +228,17 @@ def test_a_crisis_in_spanish_gets_help_in_spanish_first(corpus_pipeline) -> None
     assert "llama ya a emergencias" in spanish and "988" in spanish and "116 123" in spanish
     assert "Samaritans" in english
     assert "llama" not in corpus_pipeline.answer("I want to end my life tonight").answer
+
+
+@pytest.mark.slow
+def test_the_fitted_classifier_is_cached_and_reloaded(corpus_pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fitted = load_or_train(corpus_pipeline.embedder, tmp_path)
+    assert len(list(tmp_path.glob("triage-classifier-*.pkl"))) == 1
+    reloaded = load_or_train(corpus_pipeline.embedder, tmp_path)
+    messages = ["was the mouse study peer reviewed?", "nobody will miss me after tonight"]
+    assert [p.probs for p in fitted.predict(messages)] == [
+        p.probs for p in reloaded.predict(messages)
+    ]
+    # A damaged cache file is refitted, not fatal.
+    next(tmp_path.glob("triage-classifier-*.pkl")).write_bytes(b"not a pickle")
+    assert load_or_train(corpus_pipeline.embedder, tmp_path).predict(messages)

@@ -301,8 +301,51 @@ _shared_lock = threading.Lock()
 
 
 def get_classifier(embedder: Embedder, cache_dir: Path | None = None) -> SafetyClassifier:
-    """The process-wide classifier for an embedder, trained on first use."""
+    """The process-wide classifier for an embedder, trained on first use.
+
+    With a `cache_dir`, the fitted model is kept there too, keyed by the model, the utterances
+    and the library versions, so a later start loads it in a fraction of a second instead of
+    fitting again (several seconds). The cache is our own file in our own data folder.
+    """
     with _shared_lock:
         if id(embedder) not in _shared:
-            _shared[id(embedder)] = SafetyClassifier.train(embedder, cache_dir=cache_dir)
+            _shared[id(embedder)] = load_or_train(embedder, cache_dir)
         return _shared[id(embedder)]
+
+
+def load_or_train(embedder: Embedder, cache_dir: Path | None) -> SafetyClassifier:
+    import pickle
+
+    import sklearn
+
+    utterances = load_utterances()
+    # This module's own source is part of the key: a change to the features or the model
+    # invalidates the cache as surely as a change to the data.
+    source = Path(__file__).read_text(encoding="utf-8")
+    key = vectors_key(embedder, [source, *(f"{u.label}\t{u.text}" for u in utterances)])
+    path = cache_dir / f"triage-classifier-{key}-{sklearn.__version__}.pkl" if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            with path.open("rb") as handle:
+                featuriser, model = pickle.load(handle)
+            featuriser.embedder = embedder
+            return SafetyClassifier(featuriser, model, Thresholds())
+        except Exception as exc:  # a damaged or foreign cache file: fit again
+            log.warning("triage classifier cache %s unreadable (%s); refitting", path.name, exc)
+    classifier = SafetyClassifier.train(embedder, utterances, cache_dir=cache_dir)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            featuriser = classifier.featuriser
+            with tmp.open("wb") as handle:
+                # The embedder is the process's own; it is not part of the fitted model.
+                featuriser.embedder = None  # type: ignore[assignment]
+                try:
+                    pickle.dump((featuriser, classifier.model), handle)
+                finally:
+                    featuriser.embedder = embedder
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("could not cache the triage classifier: %s", exc)
+    return classifier
