@@ -28,7 +28,9 @@ COPY evals ./evals
 RUN pip install .
 
 COPY corpus ./corpus
+# Ingest, and fit the triage classifier once so the fitted model is cached in the data folder.
 RUN fibro ingest --quiet \
+    && python -c "from assistant.pipeline import Pipeline; from assistant.settings import get_settings; Pipeline.from_settings(get_settings())" \
     && useradd --create-home --uid 10001 fibro \
     && chown -R fibro /app/data
 

@@ -261,6 +261,7 @@ def embed_with_cache(
     if path is not None:
         try:
             write_vectors(path, key, vectors)
+            _prune(path, "triage-utterances-*.npz")
         except OSError as exc:  # a read-only data folder costs time at each start, no more
             log.warning("could not write triage embedding cache: %s", exc)
     return vectors.astype(np.float32)
@@ -273,6 +274,13 @@ def write_vectors(path: Path, key: str, vectors: np.ndarray) -> None:
     with tmp.open("wb") as handle:
         np.savez(handle, key=np.array(key), vectors=vectors.astype(np.float16))
     tmp.replace(path)
+
+
+def _prune(kept: Path, pattern: str) -> None:
+    """Remove the cache files of earlier utterance sets: only the current one is ever read."""
+    for old in kept.parent.glob(pattern):
+        if old != kept:
+            old.unlink(missing_ok=True)
 
 
 def _read_vectors(path: Path | None, key: str, rows: int, dimension: int) -> np.ndarray | None:
@@ -346,6 +354,7 @@ def load_or_train(embedder: Embedder, cache_dir: Path | None) -> SafetyClassifie
                 finally:
                     featuriser.embedder = embedder
             tmp.replace(path)
+            _prune(path, "triage-classifier-*.pkl")
         except OSError as exc:
             log.warning("could not cache the triage classifier: %s", exc)
     return classifier
