@@ -167,12 +167,14 @@ class Featuriser:
         normalised = [normalise(t) for t in texts]
         self.chars.fit(normalised)
         self.words.fit(normalised)
-        return self.join(texts, vectors)
+        return self._stack(normalised, vectors)
 
     def join(self, texts: Sequence[str], vectors: np.ndarray) -> Any:
+        return self._stack([normalise(t) for t in texts], vectors)
+
+    def _stack(self, normalised: list[str], vectors: np.ndarray) -> Any:
         from scipy import sparse
 
-        normalised = [normalise(t) for t in texts]
         return sparse.hstack(
             [
                 sparse.csr_matrix(vectors),
