@@ -7,21 +7,23 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.index.store import ManifestEntry, Store, chunk_id, text_hash
+from assistant.marks import Mark, marks_to_json
 from assistant.models import SourceMeta
 from assistant.settings import Settings
 from ingest.chunk import Chunk, chunk_text
 from ingest.clean import SeenPassages, dedupe_source, normalise
 from ingest.loaders import LoadedSource, LoadError, discover, load_file
+from ingest.marks import place_marks
 
 # Bump when cleaning or chunking changes, so every source is re-chunked once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: fact marks travel with chunks
 
 
 @dataclass
@@ -65,6 +67,7 @@ class PreparedSource:
     text: str
     chunks: list[Chunk]
     source_hash: str
+    marks: tuple[Mark, ...] = ()
 
     def embed_input(self, chunk: Chunk) -> str:
         # The title gives short chunks context ("In the Goebel 2021 study..." without the name).
@@ -87,6 +90,7 @@ class PreparedSource:
             "end": chunk.end,
             "text_hash": embed_hash,
             "source_hash": self.source_hash,
+            "marks": marks_to_json(place_marks(chunk.text, list(self.marks))),
         }
 
 
@@ -112,6 +116,7 @@ def prepare_sources(
                 "v": PIPELINE_VERSION,
                 "meta": source.meta.model_dump(mode="json"),
                 "text": cleaned.text,
+                "marks": [[m.text, m.facts, m.evidence, m.qualified_by] for m in source.marks],
                 "chunking": [
                     settings.chunk_min_words,
                     settings.chunk_max_words,
@@ -121,7 +126,11 @@ def prepare_sources(
             sort_keys=True,
         )
         source_hash = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-        prepared.append(PreparedSource(source.meta, source.path, cleaned.text, chunks, source_hash))
+        # Mark texts are cleaned like the text they cover, so they can be found in its chunks.
+        marks = tuple(replace(m, text=normalise(m.text)) for m in source.marks)
+        prepared.append(
+            PreparedSource(source.meta, source.path, cleaned.text, chunks, source_hash, marks)
+        )
     return prepared
 
 
@@ -140,6 +149,7 @@ def cohort_hash(loaded: list[LoadedSource], settings: Settings) -> str:
     for source in sorted(loaded, key=lambda s: s.meta.id):
         digest.update(json.dumps(source.meta.model_dump(mode="json"), sort_keys=True).encode())
         digest.update(hashlib.sha256(source.text.encode()).digest())
+        digest.update(repr(source.marks).encode())
     return digest.hexdigest()[:16]
 
 

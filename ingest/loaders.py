@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from assistant.marks import Mark
 from assistant.models import SourceMeta
+from ingest.marks import MarkError, extract_marks
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -38,6 +40,8 @@ class LoadedSource:
     meta: SourceMeta
     text: str
     path: Path
+    # Fact marks, with their text in the same form as `text` (see ingest/marks.py).
+    marks: tuple[Mark, ...] = ()
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -111,13 +115,18 @@ def _load_text(path: Path) -> LoadedSource:
         body = raw[match.end() :]
     else:
         data, body = {}, raw
+    try:
+        body, marks = extract_marks(body)
+    except MarkError as exc:
+        raise LoadError(path, str(exc)) from exc
     if path.suffix.lower() in {".md", ".markdown"}:
         body = strip_markdown(body)
+        marks = [replace(m, text=strip_markdown(m.text)) for m in marks]
     if not body.strip():
         raise LoadError(path, "no text after the front matter")
     data.setdefault("id", slug(path.stem))
     data.setdefault("title", _first_line(body) or path.stem)
-    return LoadedSource(SourceMeta.model_validate(data), body, path)
+    return LoadedSource(SourceMeta.model_validate(data), body, path, tuple(marks))
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from assistant.models import TOPICS, SourceMeta
+from ingest.marks import extract_marks
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = ROOT / "corpus"
@@ -67,7 +68,8 @@ def _split(path: Path) -> tuple[str, dict, str]:
         pytest.fail(f"{_name(path)}: front matter is not valid YAML: {exc}")
     if not isinstance(meta, dict):
         pytest.fail(f"{_name(path)}: front matter must be a YAML mapping, got {type(meta)}")
-    body = "\n".join(lines[end + 1 :])
+    # Fact marks are not text: the body is compared and searched without them.
+    body, _ = extract_marks("\n".join(lines[end + 1 :]))
     return raw, meta, body
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from assistant.index.lexical import BM25Index
+from assistant.marks import ChunkMark, marks_from_json
 from assistant.settings import Settings, quiet_third_parties
 
 MANIFEST_SUFFIX = "_sources"
@@ -55,6 +56,15 @@ class StoredChunk:
     end: int
     publisher: str = ""
     published: str = ""
+    # Fact marks placed in `text` (empty for sources written without them).
+    marks: tuple[ChunkMark, ...] = ()
+
+    def mark_at(self, start: int, end: int) -> ChunkMark | None:
+        """The mark covering the text span [start, end), if any."""
+        for mark in self.marks:
+            if mark.start <= start and end <= mark.end + 1:
+                return mark
+        return None
 
     @classmethod
     def from_row(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
@@ -72,6 +82,7 @@ class StoredChunk:
             end=int(meta.get("end", 0)),
             publisher=str(meta.get("publisher", "")),
             published=str(meta.get("published", "")),
+            marks=marks_from_json(str(meta.get("marks", ""))),
         )
 
 
