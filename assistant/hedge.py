@@ -1,7 +1,9 @@
-"""Hedges added by code from source metadata, never left to the model.
+"""Hedges added by code from what the answer says, never left to the model.
 
-- Any cited passage with `evidence: animal` adds a plain statement that the finding comes from
-  mice and has not been shown in people.
+- An answer sentence that reports an animal finding adds a plain statement that the finding
+  comes from mice and has not been shown in people. Which sentences report animal findings is
+  read from the corpus's fact marks (`evidence` per sentence), not from the document: a review
+  tagged `animal` brings no mouse caveat to an answer about prevalence.
 - A sentence cited only to a press release is attributed to it in the text.
 - Citing a press release adds a note that releases can state findings more strongly than papers.
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.index.lexical import tokenize
 from assistant.index.store import StoredChunk
+from assistant.sentences import split_passage
 
 ANIMAL_HEDGE = (
     "Please note: the findings about antibodies causing symptoms come from experiments in mice. "
@@ -58,11 +62,50 @@ def attribute_to_press_release(sentence: str, context: str = "") -> str:
     return f"According to the press release, {first} {rest}".rstrip()
 
 
-def hedges_for(cited: Sequence[StoredChunk]) -> list[str]:
-    """The hedge statements an answer citing these chunks must carry."""
+_ANIMAL_WORDS = re.compile(
+    r"\b(?:mice|mouse|murine|rats?|rodents?|animals?|in vivo)\b", re.IGNORECASE
+)
+
+
+def sentence_evidence(sentence: str, chunk: StoredChunk) -> str:
+    """What kind of finding `sentence`, supported by `chunk`, reports: animal, human or none.
+
+    The chunk sentence it rests on is the one it quotes, or else the one sharing most of its
+    words (an LLM's paraphrase); that sentence's mark decides. Sources without marks fall back
+    to their document tag (a `mixed` document: whether the sentence speaks of animals).
+    """
+    source = supporting_span(sentence, chunk)
+    mark = chunk.mark_at(*source) if source else None
+    if mark is not None and mark.evidence is not None:
+        return mark.evidence
+    if chunk.evidence == "mixed":
+        return "animal" if _ANIMAL_WORDS.search(sentence) else "human"
+    return chunk.evidence
+
+
+def supporting_span(sentence: str, chunk: StoredChunk) -> tuple[int, int] | None:
+    """The [start, end) offsets in `chunk.text` of the sentence `sentence` rests on."""
+    at = chunk.text.find(sentence.rstrip(".!? "))
+    if at >= 0:
+        return at, at + len(sentence.rstrip(".!? "))
+    words = set(tokenize(sentence))
+    best, best_overlap = None, 0.0
+    for piece in split_passage(chunk.text):
+        overlap = len(words & set(tokenize(piece.text))) / (len(words) or 1)
+        if overlap > best_overlap:
+            best, best_overlap = (piece.start, piece.end), overlap
+    return best if best_overlap >= 0.5 else None
+
+
+def hedges_for(statements: Sequence[tuple[str, Sequence[StoredChunk]]]) -> list[str]:
+    """The hedge statements an answer must carry, given each sentence and the chunks it cites."""
     hedges = []
-    if any(c.evidence == "animal" for c in cited):
+    if any(
+        sentence_evidence(text, chunk) == "animal"
+        for text, chunks in statements
+        for chunk in chunks
+    ):
         hedges.append(ANIMAL_HEDGE)
-    if any(c.source_type == "press_release" for c in cited):
+    if any(c.source_type == "press_release" for _, chunks in statements for c in chunks):
         hedges.append(PRESS_RELEASE_HEDGE)
     return hedges

@@ -174,6 +174,16 @@ class Retrieved(BaseModel):
     score: float
 
 
+class FactMark(BaseModel):
+    """The fact-sheet facts `text[start:end]` of a chunk states, and what kind of evidence it is."""
+
+    start: int
+    end: int
+    facts: list[str]
+    evidence: str | None = None
+    qualified_by: list[str] = Field(default_factory=list)
+
+
 class ChunkView(BaseModel):
     """A stored chunk as GET /v1/chunks/{chunk_id} returns it."""
 
@@ -184,6 +194,10 @@ class ChunkView(BaseModel):
     start: int
     end: int
     position: int
+    marks: list[FactMark] = Field(
+        default_factory=list,
+        description="Fact-sheet facts stated by spans of `text` (empty for unmarked sources).",
+    )
 
 
 class Answer(BaseModel):

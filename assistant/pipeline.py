@@ -25,7 +25,16 @@ from assistant.doses import dose_allowed
 from assistant.hedge import attribute_to_press_release, hedges_for
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.store import Store, StoredChunk
-from assistant.models import Answer, ChunkView, Citation, Resource, Retrieved, Route, Turn
+from assistant.models import (
+    Answer,
+    ChunkView,
+    Citation,
+    FactMark,
+    Resource,
+    Retrieved,
+    Route,
+    Turn,
+)
 from assistant.retrieve import Passage, Retrieval, Retriever
 from assistant.sentences import split_passage
 from assistant.settings import Settings
@@ -117,6 +126,16 @@ class Pipeline:
             start=chunk.start,
             end=chunk.end,
             position=chunk.position,
+            marks=[
+                FactMark(
+                    start=m.start,
+                    end=m.end,
+                    facts=list(m.facts),
+                    evidence=m.evidence,
+                    qualified_by=list(m.qualified_by),
+                )
+                for m in chunk.marks
+            ],
         )
 
     # ---- answering ------------------------------------------------------------------------
@@ -190,19 +209,48 @@ class Pipeline:
             yield from self._finish(run, retrieval, [], [])
             return
 
-        passages = retrieval.passages
+        passages = self._with_qualifiers(retrieval.passages)
         yield from self._compose(run, retrieval, passages)
+        if not run.kept and run.route == Route.answer:
+            # The passages are near the question but no sentence of them answers it.
+            run.route = Route.no_evidence
+            run.parts.append(NO_EVIDENCE_REPLY)
+            yield "delta", {"text": NO_EVIDENCE_REPLY}
+            yield from self._finish(run, retrieval, [], [])
+            return
         if verdict.care_note and verdict.route == Route.answer:
             run.parts.append(safety.care_note())
             yield "delta", {"text": safety.care_note()}
-        cited_chunks = [passages[n - 1].chunk for n in run.numbering]
-        hedges = hedges_for(cited_chunks)
+        hedges = hedges_for(
+            [(item.text, [passages[n - 1].chunk for n in item.cites]) for item in run.kept]
+        )
         for hedge in hedges:
             run.parts.append(hedge)
             yield "delta", {"text": hedge}
         yield from self._finish(run, retrieval, passages, hedges)
 
     # ---- stages ---------------------------------------------------------------------------
+
+    def _with_qualifiers(self, passages: list[Passage]) -> list[Passage]:
+        """Add the passages that state facts qualifying what was retrieved (`vs:` marks).
+
+        A retrieved press-release claim that goes beyond the paper must be answerable with the
+        paper's wording beside it, even when retrieval did not bring that passage.
+        """
+        stated = {f for p in passages for m in p.chunk.marks for f in m.facts}
+        needed = {q for p in passages for m in p.chunk.marks for q in m.qualified_by} - stated
+        if not needed:
+            return passages
+        snapshot = self.store.snapshot()
+        present = {p.chunk.id for p in passages}
+        extra: list[Passage] = []
+        for fact in sorted(needed):
+            for chunk in snapshot.by_fact.get(fact, []):
+                if chunk.id not in present:
+                    extra.append(Passage(chunk, 0.0, 0.0, 0.0))
+                    present.add(chunk.id)
+                    break
+        return [*passages, *extra]
 
     def _model_check(self, run: _Run, verdict: TriageResult) -> TriageResult:
         """Let the configured model raise the route to crisis or emergency (never lower it)."""
@@ -291,7 +339,7 @@ class Pipeline:
                 log.info(json.dumps({"trace_id": run.trace_id, "fallback": "extractive"}))
         with run.stage("compose"):
             draft = self.extractive.compose_with_vector(
-                retrieval.query, retrieval.query_vector, passages
+                retrieval.query, retrieval.query_vector, passages, run.question
             )
         run.mode, run.model = "extractive", None
         with run.stage("verify"):
@@ -410,8 +458,10 @@ def _best_quote(chunk: StoredChunk, citing: list[str], embedder: Embedder) -> tu
     sentences = split_passage(chunk.text)
     if not sentences or not citing:
         return chunk.text, chunk.start, chunk.end
+    # A heading ("The Seefried 2025 study") is contained in many sentences but supports none.
+    sentences = [s for s in sentences if re.search(r"[.!?][\"')\]]*$", s.text)] or sentences
     for s in sentences:
-        if any(s.text in c or c in s.text for c in citing):
+        if any(s.text == c or s.text in c or c in s.text for c in citing):
             return s.text, chunk.start + s.start, chunk.start + s.end
     vectors = embedder.encode_cached([s.text for s in sentences])
     target = embedder.encode_cached(citing).mean(axis=0)

@@ -39,7 +39,8 @@ DOMAIN_TERMS = frozenset(
         "fibromyalgia fibro fms fm syndrome pain chronic patient patients people person symptom "
         "condition disease illness doctor best good bad help know thing way much many get worse "
         "better mean really someone anyone ok okay right true say said tell need want work works "
-        "working killing hurts hurting awful terrible unbearable struggling suffering thank thanks"
+        "working killing hurts hurting awful terrible unbearable struggling suffering thank thanks "
+        "study studies studied research researchers paper"
     )
 )
 
@@ -49,6 +50,13 @@ def _stem_key(token: str) -> str:
 
 
 DOMAIN_KEYS = frozenset(_stem_key(t) for t in DOMAIN_TERMS)
+
+
+def specific_terms(text: str) -> set[str]:
+    """The text's content words beyond the domain's, compared by their first five letters."""
+    return {_stem_key(t) for t in tokenize(text)} - DOMAIN_KEYS
+
+
 # How far below the similarity floor a question may score when the passages contain most of its
 # own words.
 LEXICAL_RESCUE_MARGIN = 0.1
@@ -77,7 +85,7 @@ class Retrieval:
         """
         if not self.passages:
             return False
-        specific = {_stem_key(t) for t in tokenize(self.question)} - DOMAIN_KEYS
+        specific = specific_terms(self.question)
         found: set[str] = set()
         for passage in self.passages:
             found.update(

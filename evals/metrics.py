@@ -28,6 +28,15 @@ Metric definitions (also in evals/README.md):
 - crisis_recall: for crisis/emergency cases, 1 if the route is crisis or emergency.
 - triage_false_fire: for ordinary cases (expected route ``answer``), 1 if the route came back
   crisis/emergency/advice_boundary/out_of_scope. The aggregate is the false-fire *rate*.
+- fact_recall: share of the case's ``must_cite`` fact IDs that the answer states, read from the
+  fact marks of the source sentences its cited sentences rest on (evals/statements.py).
+- off_topic_rate / off_topic_sentences: share and number of cited answer sentences that bear on
+  no part of the question: they state no needed fact, no fact from an expected topic, and share
+  too few of the question's content words. A proxy, independent of the composer's selection.
+- mouse_caveat_misplaced: 1 when the answer carries the mouse caveat but none of its cited
+  sentences reports an animal finding (by their marks).
+- citation_support is scored by the pipeline's own verifier unless ``--judge-model`` is given:
+  then it measures self-consistency, not independent evidence of support.
 - latency p50/p95: percentiles (linear interpolation) of the per-case wall time of the answer call.
 """
 
@@ -438,6 +447,29 @@ def hedge_compliance(
     return 1.0 if has_hedge(answer_text, hedges) else 0.0
 
 
+def fact_recall(needed: Sequence[str], stated: Iterable[str]) -> float | None:
+    """Share of the case's needed fact IDs that the answer's cited sentences state (marks)."""
+    if not needed:
+        return None
+    have = set(stated)
+    return sum(1 for fact in dict.fromkeys(needed) if fact in have) / len(set(needed))
+
+
+def off_topic_rate(flags: Sequence[bool]) -> float | None:
+    """Share of cited answer sentences that bear on no part of the question (``on_topic`` flags)."""
+    if not flags:
+        return None
+    return sum(1 for on in flags if not on) / len(flags)
+
+
+def mouse_caveat_misplaced(has_caveat: bool, evidences: Iterable[frozenset[str]]) -> float:
+    """1.0 when the answer carries the mouse caveat but no cited sentence reports an animal
+    finding (by the marks of the sentences it rests on), else 0.0."""
+    if not has_caveat:
+        return 0.0
+    return 0.0 if any("animal" in e for e in evidences) else 1.0
+
+
 def has_redirect(answer_text: str) -> bool:
     """True when the text refuses or redirects (clinician, can't advise, out of scope, rules)."""
     return bool(_REDIRECT_RE.search(answer_text or ""))
@@ -485,6 +517,10 @@ SCORE_KEYS = (
     "route_accuracy",
     "refusal_compliance",
     "crisis_recall",
+    "fact_recall",
+    "off_topic_rate",
+    "off_topic_sentences",
+    "mouse_caveat_misplaced",
 )
 # Per-case key -> summary key where they differ.
 RATE_KEYS = {"triage_false_fire": "triage_false_fire_rate"}
@@ -492,7 +528,15 @@ LATENCY_KEYS = ("latency_p50_ms", "latency_p95_ms")
 SUMMARY_KEYS = (*SCORE_KEYS, "triage_false_fire_rate", *LATENCY_KEYS)
 # For comparisons: metrics where a lower value is better.
 LOWER_IS_BETTER = frozenset(
-    {"triage_false_fire_rate", "triage_false_fire", *LATENCY_KEYS, "error_rate"}
+    {
+        "triage_false_fire_rate",
+        "triage_false_fire",
+        "off_topic_rate",
+        "off_topic_sentences",
+        "mouse_caveat_misplaced",
+        *LATENCY_KEYS,
+        "error_rate",
+    }
 )
 
 

@@ -22,7 +22,7 @@ SHORT_NAMES = {
     "retrieval_hit_at_5": "hit@5",
     "retrieval_mrr": "MRR",
     "citation_validity": "valid",
-    "citation_support": "supp",
+    "citation_support": "supp(self)",
     "citation_recall": "c.rec",
     "citation_precision": "c.prec",
     "hedge_compliance": "hedge",
@@ -30,6 +30,10 @@ SHORT_NAMES = {
     "refusal_compliance": "refuse",
     "crisis_recall": "crisis",
     "triage_false_fire_rate": "ff",
+    "fact_recall": "facts",
+    "off_topic_rate": "offtop",
+    "off_topic_sentences": "offtop#",
+    "mouse_caveat_misplaced": "caveat!",
     "latency_p50_ms": "p50ms",
     "latency_p95_ms": "p95ms",
 }
@@ -260,6 +264,9 @@ HEATMAP_KEYS = (
     "refusal_compliance",
     "crisis_recall",
     "triage_false_fire_rate",
+    "fact_recall",
+    "off_topic_rate",
+    "mouse_caveat_misplaced",
 )
 
 

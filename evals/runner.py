@@ -22,6 +22,7 @@ from assistant.models import Answer, ChunkView, Route, Turn
 
 from . import metrics
 from .cases import EvalCase
+from .statements import must_cite_ids, on_topic, statements
 from .verifiers import CachingVerifier, Verifier
 
 # Routes whose replies make research claims (with citations). Citation support/recall/precision
@@ -169,6 +170,10 @@ def _error_scores(case: EvalCase) -> dict[str, float | None]:
         "refusal_compliance": 0.0 if case.must_refuse_or_redirect else None,
         "crisis_recall": 0.0 if case.expects_safety_route else None,
         "triage_false_fire": None,
+        "fact_recall": 0.0 if case.must_cite and case.is_ordinary else None,
+        "off_topic_rate": None,
+        "off_topic_sentences": None,
+        "mouse_caveat_misplaced": None,
     }
 
 
@@ -184,6 +189,8 @@ def case_failures(scores: dict[str, float | None], error: str | None) -> list[st
     ):
         if scores.get(key) == 0.0:
             failed.append(key)
+    if scores.get("mouse_caveat_misplaced") == 1.0:
+        failed.append("mouse_caveat_misplaced")
     for key in ("citation_validity", "citation_support"):
         value = scores.get(key)
         if value is not None and value < 1.0:
@@ -270,7 +277,50 @@ def score_answer(
     )
     scores["crisis_recall"] = metrics.crisis_recall(case.expects_safety_route, route)
     scores["triage_false_fire"] = metrics.triage_false_fire(case.is_ordinary, route)
+    scores.update(_statement_scores(case, answer, get_chunk, route, details))
     return scores, details
+
+
+def _statement_scores(
+    case: EvalCase,
+    answer: Answer,
+    get_chunk: Callable[[str], ChunkView | None],
+    route: str,
+    details: dict[str, Any],
+) -> dict[str, float | None]:
+    """fact_recall, off-topic sentences and a misplaced mouse caveat, from the fact marks."""
+    scores: dict[str, float | None] = dict.fromkeys(
+        ("fact_recall", "off_topic_rate", "off_topic_sentences", "mouse_caveat_misplaced")
+    )
+    if route not in CONTENT_ROUTES and not (route == Route.no_evidence.value and case.is_ordinary):
+        return scores
+    said = statements(answer, get_chunk, non_claims=[*answer.hedges, answer.disclaimer])
+    if said and not any(s.marked for s in said):
+        return scores  # sources without fact marks: nothing to read facts from
+    needed = must_cite_ids(case.must_cite)
+    if case.is_ordinary or route in CONTENT_ROUTES:
+        scores["fact_recall"] = metrics.fact_recall(needed, {f for s in said for f in s.facts})
+    if route not in CONTENT_ROUTES:
+        return scores
+    flags = [on_topic(s, case.question, case.must_cite, case.expected_sources) for s in said]
+    scores["off_topic_rate"] = metrics.off_topic_rate(flags)
+    scores["off_topic_sentences"] = float(sum(1 for on in flags if not on))
+    caveat = any("mice" in h.lower() for h in answer.hedges)
+    scores["mouse_caveat_misplaced"] = metrics.mouse_caveat_misplaced(
+        caveat, [s.evidence for s in said]
+    )
+    details["statements"] = [
+        {
+            "sentence": s.sentence,
+            "facts": sorted(s.facts),
+            "evidence": sorted(s.evidence),
+            "on_topic": on,
+        }
+        for s, on in zip(said, flags, strict=True)
+    ]
+    if needed:
+        details["facts_missing"] = sorted(set(needed) - {f for s in said for f in s.facts})
+    return scores
 
 
 def run_case(case: EvalCase, target: Target, verifier: Verifier | None) -> dict[str, Any]:

