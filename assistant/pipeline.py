@@ -22,8 +22,9 @@ from assistant import safety
 from assistant.compose.base import ComposerError
 from assistant.compose.extractive import ExtractiveComposer
 from assistant.doses import dose_allowed
-from assistant.hedge import attribute_to_press_release, hedges_for
+from assistant.hedge import attribute_to_press_release, hedges_for, supporting_span
 from assistant.index.embedder import Embedder, get_embedder
+from assistant.index.lexical import tokenize
 from assistant.index.store import Store, StoredChunk
 from assistant.models import (
     Answer,
@@ -333,6 +334,7 @@ class Pipeline:
             if emitted or cited >= self.settings.min_verified_sentences:
                 for item in pending:
                     yield "delta", {"text": self._emit(run, item, passages)}
+                yield from self._qualify(run, passages)
                 run.mode, run.model = "llm", composer.used_model
                 return
             if emitted == 0:
@@ -353,6 +355,33 @@ class Pipeline:
             if kept is not None and dose_allowed(kept.text, run.question, run.route):
                 yield "delta", {"text": self._emit(run, kept, passages)}
 
+    def _qualify(self, run: _Run, passages: list[Passage]) -> Iterator[Event]:
+        """After a model's answer, the statements the corpus says must qualify its claims.
+
+        The extractive composer places them itself (`qualify`); a model may leave them out,
+        so a claim resting on a source sentence marked `vs:` (a press-release overclaim, one
+        side of a guideline disagreement) gets the qualifying sentence quoted after the answer.
+        """
+        stated: set[str] = set()
+        needed: dict[str, str] = {}  # qualifying fact -> the claim it qualifies
+        for item in run.kept:
+            for n in item.cites:
+                chunk = passages[n - 1].chunk
+                span = supporting_span(item.text, chunk)
+                mark = chunk.mark_at(*span) if span else None
+                if mark is not None:
+                    stated.update(mark.facts)
+                    for fact in mark.qualified_by:
+                        needed.setdefault(fact, item.text)
+        for fact, claim in needed.items():
+            if fact in stated:
+                continue
+            found = _sentence_stating(fact, passages, claim)
+            if found is not None:
+                n, text = found
+                stated.add(fact)
+                yield "delta", {"text": self._emit(run, VerifiedSentence(text, [n], 1.0), passages)}
+
     def _emit(self, run: _Run, item: VerifiedSentence, passages: list[Passage]) -> str:
         """Renumber a verified sentence's citations and attribute press-release-only claims."""
         for n in item.cites:
@@ -364,7 +393,7 @@ class Pipeline:
             text = attribute_to_press_release(text, passages[item.cites[0] - 1].chunk.text)
         markers = "".join(f"[{run.numbering[n]}]" for n in item.cites)
         if markers:
-            match = re.search(r"[.!?][\"')\]]*$", text)
+            match = re.search(r"[.!?][\"'\u201d\u2019)\]]*$", text)
             text = (
                 f"{text[: match.start()]} {markers}{text[match.start() :]}"
                 if match
@@ -447,6 +476,21 @@ class Pipeline:
                 }
             )
         )
+
+
+def _sentence_stating(fact: str, passages: list[Passage], claim: str) -> tuple[int, str] | None:
+    """The passage sentence marked as stating `fact` that shares most words with `claim`."""
+    words = set(tokenize(claim))
+    best: tuple[int, str] | None = None
+    best_overlap = -1
+    for n, passage in enumerate(passages, start=1):
+        for mark in passage.chunk.marks:
+            if fact in mark.facts:
+                text = passage.chunk.text[mark.start : mark.end].strip()
+                overlap = len(words & set(tokenize(text)))
+                if overlap > best_overlap:
+                    best, best_overlap = (n, text), overlap
+    return best
 
 
 def _join(parts: list[str]) -> str:

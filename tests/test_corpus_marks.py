@@ -35,6 +35,12 @@ _POINTING_ANYWHERE = re.compile(
     r"that (?:study|trial|paper|finding|result|review|requirement|figure|guideline|drug|work))\b",
     re.IGNORECASE,
 )
+# Connectives that lean on the sentence before ("The mice also moved less.").
+_CONNECTIVE = re.compile(
+    r"\b(?:also|therefore|further|furthermore|moreover|as well|too|again|likewise|similarly|"
+    r"thus|hence)\b",
+    re.IGNORECASE,
+)
 _ANIMAL_WORDS = re.compile(r"\b(?:mice|mouse|murine|rats?|rodents?|animals?)\b", re.IGNORECASE)
 _DOCUMENT_WORDS = re.compile(
     r"\b(?:label|labelling|prescribing information|EULAR|NICE|guidelines?|trial|study|review|"
@@ -132,7 +138,7 @@ def test_sentences_stand_alone(path: Path) -> None:
             problems.append(f"{words} words (keep {MIN_WORDS}-{MAX_WORDS}): {text[:100]}")
         if _POINTING_OPENER.match(text):
             problems.append(f"opens by pointing back: {text[:100]}")
-        elif found := _POINTING_ANYWHERE.search(text):
+        elif found := _POINTING_ANYWHERE.search(text) or _CONNECTIVE.search(text):
             problems.append(f"points elsewhere ({found.group(0)!r}): {text[:100]}")
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 

@@ -601,3 +601,40 @@ def test_advice_question_gets_redirect_and_verified_text(
     assert "clinician" in events[1][1]["text"].lower() or "doctor" in events[1][1]["text"].lower()
     if done["citations"]:
         assert_verified(client, done)
+
+
+# ---- the answer plan and qualifiers on the model path -----------------------------------------
+
+
+def test_the_prompt_carries_the_answer_plan(client: httpx.Client, fake: FakeOpenAI) -> None:
+    fake.script(Reply(text=lambda r: well_cited_text(r, 2)))
+    ask(client, "How many people were in the Goebel 2021 study?")
+    request = fake.requests[0]
+    assert "first sentence answers the question itself" in request.system()
+    assert "asks for a number or amount: open with it" in request.last_user()
+
+
+def test_an_overclaim_the_model_quotes_gets_the_papers_wording(
+    client: httpx.Client, fake: FakeOpenAI
+) -> None:
+    """A release claim marked `vs:L10` is followed by the paper's "may be effective" wording."""
+
+    def overclaim(request: RecordedRequest) -> str:
+        # The overclaim and another well-cited sentence: answers need two cited sentences.
+        other = [cite(s, n) for n, s in well_cited(request, 4) if "may be" not in s]
+        for n, text in sorted(request.passages().items()):
+            for sentence in clean_sentences(text):
+                if "likely to be effective" in sentence and "may be" not in sentence:
+                    return " ".join([cite(sentence, n), other[0]])
+        raise AssertionError("no press-release overclaim among the passages")
+
+    fake.script(Reply(text=overclaim))
+    body = ask(
+        client, "Does the release say therapies that reduce antibody levels are likely to work?"
+    )
+    assert body["mode"] == "llm", body
+    assert_verified(client, body)
+    claims = body["answer"]
+    for hedge in body["hedges"]:
+        claims = claims.replace(hedge, "")
+    assert re.search(r"may be effective[^.]*\[\d+\]", claims), claims

@@ -425,7 +425,9 @@ def qualify(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
                 continue
             options = [c for c in cands if fact in c.facts and c not in out and c not in chosen]
             if options:
-                best = max(options, key=lambda c: c.relevance)
+                # The qualifying sentence closest in wording to the claim it qualifies.
+                claim = set(tokenize(cand.text))
+                best = max(options, key=lambda c: (len(claim & set(tokenize(c.text))), c.relevance))
                 out.append(best)
                 stated.update(best.facts)
     return out
