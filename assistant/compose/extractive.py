@@ -274,8 +274,9 @@ def plan_answer(cands: list[Candidate], limit: int, embedder: Embedder) -> list[
     After the opener come the best sentence for each part of a many-part question, then, while
     they bear on the question (score within BEARS_MARGIN of the opener's and `_bears`),
     sentences from the opener's own passage first and then from others; no fact twice, at most
-    MAX_PRESS_RELEASE sentences from a press release, at most `limit` in all. When nothing
-    clears ANSWERS_FLOOR there is no answer, rather than padding.
+    MAX_PRESS_RELEASE sentences from a press release, at most `limit` in all. An answer still
+    shorter than MIN_SENTENCES is filled from the opener's own paragraph. When nothing clears
+    ANSWERS_FLOOR there is no answer, rather than padding.
     """
     pool = [c for c in cands if c.relevance >= MIN_RELEVANCE]
     if not pool:
