@@ -42,7 +42,11 @@ DEFAULT_ANSWERS = 100
 WARMUP = 20
 SEED = 34196305
 REQUEST_TIMEOUT = 120.0
-TARGETS = {"retrieval_floor_ratio": "<= 1.5", "load_errors": "== 0"}
+TARGETS = {
+    "retrieval_floor_ratio": "<= 1.5",
+    "load_errors": "== 0",
+    "answer_warm_p95_ms": "<= 150",
+}
 
 # Question shapes; every one names fibromyalgia so triage keeps it in scope.
 QUESTION_TEMPLATES = [
@@ -245,8 +249,10 @@ class _Server:
         self.thread.join(15)
 
 
-def measure_answers(url: str, questions: list[str], requests: int) -> dict[str, Any]:
-    """`POST /v1/answer` one request at a time."""
+def measure_answers(
+    url: str, questions: list[str], requests: int, label: str = "answer"
+) -> dict[str, Any]:
+    """`POST /v1/answer` one request at a time; figures are named `{label}_p50_ms` and so on."""
     import httpx
 
     times: list[float] = []
@@ -266,11 +272,11 @@ def measure_answers(url: str, questions: list[str], requests: int) -> dict[str, 
             body = response.json()
             routes[f"{body['route']}/{body['mode']}"] += 1
     return {
-        "answer_p50_ms": _ms(times, 50),
-        "answer_p95_ms": _ms(times, 95),
-        "answer_requests": requests,
-        "answer_errors": errors,
-        "answer_routes": dict(routes),
+        f"{label}_p50_ms": _ms(times, 50),
+        f"{label}_p95_ms": _ms(times, 95),
+        f"{label}_requests": requests,
+        f"{label}_errors": errors,
+        f"{label}_routes": dict(routes),
     }
 
 
@@ -367,6 +373,12 @@ def answer_bench(
         pipeline = Pipeline(settings, store, embedder)
         with _Server(create_app(settings, pipeline)) as server:
             figures.update(measure_answers(server.url, questions, answers))
+            # The same questions again: their passages' sentences are now in the embedding
+            # cache, as they are for a real corpus after the start-up warm-up.
+            figures.update(measure_answers(server.url, questions, answers, "answer_warm"))
+            figures["answer_warm_to_retrieval_p95"] = round(
+                figures["answer_warm_p95_ms"] / figures["retrieval_p95_ms"], 2
+            )
             # Fresh questions for the load test, so it does not replay the answers above.
             load_questions = make_questions(max(queries, WARMUP), seed=SEED + 2)
             figures.update(asyncio.run(_load(server.url, load_questions, clients, seconds)))
@@ -382,6 +394,7 @@ def answer_bench(
     figures["targets_met"] = {
         "retrieval_floor_ratio": figures["retrieval_floor_ratio"] <= 1.5,
         "load_errors": figures["load_errors"] == 0,
+        "answer_warm_p95_ms": figures["answer_warm_p95_ms"] <= 150,
     }
     if verbose:
         print_table("answer benchmark", figures, sys.stderr)

@@ -29,6 +29,9 @@ ANSWER_KEYS = [
     "retrieval_floor_ratio",
     "answer_p50_ms",
     "answer_p95_ms",
+    "answer_warm_p50_ms",
+    "answer_warm_p95_ms",
+    "answer_warm_to_retrieval_p95",
     "load_rps",
     "load_errors",
     "load_requests",
@@ -74,6 +77,7 @@ def test_answer_bench_tiny() -> None:
     assert figures["load_errors"] == 0
     # Every answer went through retrieval and the extractive composer.
     assert set(figures["answer_routes"]) == {"answer/extractive"}
+    assert set(figures["answer_warm_routes"]) == {"answer/extractive"}
 
 
 TRIAGE_KEYS = [
