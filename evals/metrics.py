@@ -82,7 +82,8 @@ _ABBREVIATIONS = (
     "j.",
     "vol.",
 )
-_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A sentence ends at . ! or ?, or at one followed by a closing quote or bracket.
+_SPLIT_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)\]]))\s+|\n+")
 
 
 def _ends_with_abbreviation(text: str) -> bool:
