@@ -179,6 +179,13 @@ class Pipeline:
         with run.stage("retrieve"):
             retrieval = self.retriever.retrieve(run.question, run.history)
         covered = retrieval.covered(self.settings.relevance_floor)
+        passages = self._with_qualifiers(retrieval.passages)
+        planned: list[VerifiedSentence] | None = None
+        if covered and not self.settings.model:
+            # The extractive answer is known before the stream starts, so a question that the
+            # passages are near but do not answer is announced as no_evidence from the start.
+            planned = self._extractive(run, retrieval, passages, verdict.route)
+            covered = bool(planned) or verdict.route != Route.answer
         if not covered and verdict.distress and verdict.route == Route.answer:
             # Distress the sources cannot answer gets support and help lines, not "no evidence".
             yield from self._fixed(
@@ -210,10 +217,9 @@ class Pipeline:
             yield from self._finish(run, retrieval, [], [])
             return
 
-        passages = self._with_qualifiers(retrieval.passages)
-        yield from self._compose(run, retrieval, passages)
+        yield from self._compose(run, retrieval, passages, planned)
         if not run.kept and run.route == Route.answer:
-            # The passages are near the question but no sentence of them answers it.
+            # The model failed and no extractive sentence answers the question either.
             run.route = Route.no_evidence
             run.parts.append(NO_EVIDENCE_REPLY)
             yield "delta", {"text": NO_EVIDENCE_REPLY}
@@ -296,9 +302,16 @@ class Pipeline:
         self._log(run, answer)
         yield "done", answer.model_dump(mode="json")
 
-    def _compose(self, run: _Run, retrieval: Retrieval, passages: list[Passage]) -> Iterator[Event]:
+    def _compose(
+        self,
+        run: _Run,
+        retrieval: Retrieval,
+        passages: list[Passage],
+        planned: list[VerifiedSentence] | None = None,
+    ) -> Iterator[Event]:
+        """The answer's sentences: `planned` extractive ones, or the model's with fallback."""
         texts = [strip_instructions(p.chunk.text) for p in passages]
-        if self.settings.model:
+        if planned is None and self.settings.model:
             from assistant.compose.llm import LLMComposer
 
             composer = LLMComposer(self.settings)
@@ -339,21 +352,33 @@ class Pipeline:
                 return
             if emitted == 0:
                 log.info(json.dumps({"trace_id": run.trace_id, "fallback": "extractive"}))
+        if planned is None:
+            planned = self._extractive(run, retrieval, passages, run.route)
+        run.mode, run.model = "extractive", None
+        for kept in planned:
+            yield "delta", {"text": self._emit(run, kept, passages)}
+
+    def _extractive(
+        self, run: _Run, retrieval: Retrieval, passages: list[Passage], route: Route
+    ) -> list[VerifiedSentence]:
+        """The extractive composer's answer, verified, without dose figures out of place."""
+        from assistant.verify import split_answer
+
+        texts = [strip_instructions(p.chunk.text) for p in passages]
         with run.stage("compose"):
             draft = self.extractive.compose_with_vector(
                 retrieval.query, retrieval.query_vector, passages, run.question
             )
-        run.mode, run.model = "extractive", None
         with run.stage("verify"):
-            from assistant.verify import split_answer
-
-            sentences = split_answer(draft.text)
             checked = [
-                verify_sentence(s, texts, self.threshold, self.embedder)[0] for s in sentences
+                verify_sentence(s, texts, self.threshold, self.embedder)[0]
+                for s in split_answer(draft.text)
             ]
-        for kept in checked:
-            if kept is not None and dose_allowed(kept.text, run.question, run.route):
-                yield "delta", {"text": self._emit(run, kept, passages)}
+        return [
+            kept
+            for kept in checked
+            if kept is not None and dose_allowed(kept.text, run.question, route)
+        ]
 
     def _qualify(self, run: _Run, passages: list[Passage]) -> Iterator[Event]:
         """After a model's answer, the statements the corpus says must qualify its claims.

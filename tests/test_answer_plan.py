@@ -160,3 +160,20 @@ def test_the_mouse_caveat_follows_animal_findings_only(small_pipeline) -> None: 
     common = small_pipeline.answer("How common is fibromyalgia in women and in everyone?")
     assert common.route is Route.answer
     assert ANIMAL_HEDGE not in common.hedges, common.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is fibromyalgia life-threatening?",
+        "Which hotel did the Goebel 2021 authors stay in while writing about the mice?",
+        "What colour were the fibromyalgia review's figures?",
+    ],
+)
+def test_the_stream_announces_the_route_it_ends_with(small_pipeline, question: str) -> None:  # type: ignore[no-untyped-def]
+    """meta's route is the done event's route, also when no sentence answers the question."""
+    events = list(small_pipeline.events(question))
+    meta = next(data for name, data in events if name == "meta")
+    done = next(data for name, data in events if name == "done")
+    assert meta["route"] == done["route"], (question, done["answer"])
