@@ -79,7 +79,8 @@ def test_streaming_and_non_streaming_agree(client: OpenAI) -> None:
         if c.choices
     )
     content = whole.choices[0].message.content or ""
-    assert " ".join(streamed.split()) == " ".join(content.split())
+    # Exactly the same text: no leading space, no whitespace differences.
+    assert streamed == content
 
 
 def test_system_message_cannot_change_behaviour(client: OpenAI) -> None:

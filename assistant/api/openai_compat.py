@@ -107,15 +107,15 @@ def stream_chunks(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]
         }
         return f"data: {json.dumps(body)}\n\n"
 
-    first = True
+    # Deltas are joined by one space, as `Answer.answer` joins them; the first has none.
+    started = False
     for name, data in events:
         if name == "meta":
             chunk_id = f"chatcmpl-{data['trace_id']}"
             yield chunk({"role": "assistant", "content": ""})
-            first = False
         elif name == "delta":
-            text = data["text"] if first else " " + data["text"]
-            first = False
+            text = data["text"] if not started else " " + data["text"]
+            started = True
             yield chunk({"content": text})
         elif name == "done":
             answer = Answer.model_validate(data)
