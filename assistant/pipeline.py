@@ -310,11 +310,11 @@ class Pipeline:
         planned: list[VerifiedSentence] | None = None,
     ) -> Iterator[Event]:
         """The answer's sentences: `planned` extractive ones, or the model's with fallback."""
-        texts = [strip_instructions(p.chunk.text) for p in passages]
         if planned is None and self.settings.model:
             from assistant.compose.llm import LLMComposer
 
             composer = LLMComposer(self.settings)
+            texts = [strip_instructions(p.chunk.text) for p in passages]
             pending: list[VerifiedSentence] = []
             emitted = cited = 0
             try:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.models import Answer, ChunkView, FactMark
+from assistant.sentences import split_passage
 
 from .metrics import citation_numbers, split_sentences, strip_markers
 
@@ -201,22 +202,6 @@ class Statement:
     marked: bool  # whether any cited source sentence carries a mark
 
 
-def _chunk_sentences(view: ChunkView) -> list[tuple[int, int, str]]:
-    out = []
-    for match in re.finditer(r"[^\n]+", view.text):
-        line_start = match.start()
-        for piece in re.finditer(r"[^.!?]+(?:[.!?]+|$)", match.group(0)):
-            text = piece.group(0).strip()
-            if text:
-                start = (
-                    line_start
-                    + piece.start()
-                    + (len(piece.group(0)) - len(piece.group(0).lstrip()))
-                )
-                out.append((start, start + len(text), text))
-    return out
-
-
 def _marks_over(view: ChunkView, start: int, end: int) -> list[FactMark]:
     return [m for m in view.marks if m.start < end and start < m.end]
 
@@ -237,10 +222,11 @@ def source_marks(sentence: str, view: ChunkView) -> list[FactMark] | None:
         return None
     best: tuple[int, int] | None = None
     best_share = 0.0
-    for start, end, text in _chunk_sentences(view):
-        share = len(words & content_words(text)) / len(words)
+    # Split as the index splits (headings and abbreviations are not the point of the matcher).
+    for piece in split_passage(view.text):
+        share = len(words & content_words(piece.text)) / len(words)
         if share > best_share:
-            best, best_share = (start, end), share
+            best, best_share = (piece.start, piece.end), share
     if best is None or best_share < MATCH_FLOOR:
         return None
     return _marks_over(view, *best)

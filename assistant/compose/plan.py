@@ -151,6 +151,20 @@ _DECIDES = re.compile(
 )
 
 
+# What a sentence that answers each kind of question contains.
+_SHAPES: dict[QuestionKind, re.Pattern[str]] = {
+    QuestionKind.quantity: _NUMBER,
+    QuestionKind.when: _DATE,
+    QuestionKind.who: _AGENT,
+    QuestionKind.which: _NAMED,
+    QuestionKind.definition: _DEFINES,
+    QuestionKind.reason: _EXPLAINS,
+    QuestionKind.comparison: _CONTRASTS,
+    QuestionKind.listing: _LISTS,
+    QuestionKind.yes_no: _DECIDES,
+}
+
+
 @dataclass(frozen=True)
 class QuestionPlan:
     """A question's kind and the word it asks about ("which *journal*", "who *funded*")."""
@@ -218,27 +232,16 @@ def shape_fit(sentence: str, plan: QuestionPlan) -> float:
     "Which journal" and "who funded" ask about their focus word: an answer names it (a journal,
     the funders); without a focus word, any name or agent has the shape.
     """
-    kind = plan.kind
     if plan.focus is not None:
         words = {w[:5] for w in re.findall(r"[a-z][a-z-]+", sentence.lower())}
         return 1.0 if plan.focus in words else 0.0
-    if kind == QuestionKind.quantity:
+    pattern = _SHAPES.get(plan.kind)
+    if pattern is None:
+        return 0.5
+    if plan.kind == QuestionKind.quantity:
         # A year names a study ("Seefried 2025"); it is not the amount asked for.
-        return 1.0 if _NUMBER.search(_YEAR.sub("", sentence)) else 0.0
-    if kind == QuestionKind.when:
-        return 1.0 if _DATE.search(sentence) else 0.0
-    if kind == QuestionKind.who:
-        return 1.0 if _AGENT.search(sentence) else 0.0
-    if kind == QuestionKind.which:
-        return 1.0 if _NAMED.search(sentence) else 0.3
-    if kind == QuestionKind.definition:
-        return 1.0 if _DEFINES.search(sentence) else 0.0
-    if kind == QuestionKind.reason:
-        return 1.0 if _EXPLAINS.search(sentence) else 0.0
-    if kind == QuestionKind.comparison:
-        return 1.0 if _CONTRASTS.search(sentence) else 0.0
-    if kind == QuestionKind.listing:
-        return 1.0 if _LISTS.search(sentence) else 0.0
-    if kind == QuestionKind.yes_no:
-        return 1.0 if _DECIDES.search(sentence) else 0.0
-    return 0.5
+        sentence = _YEAR.sub("", sentence)
+    if pattern.search(sentence):
+        return 1.0
+    # Any sentence may name the thing asked for without a capitalised name in it.
+    return 0.3 if plan.kind == QuestionKind.which else 0.0
