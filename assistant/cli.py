@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.errors import InputError
+from assistant.limits import check_question
 from assistant.settings import Settings, get_settings
 
 
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
+    except InputError as exc:
+        print(f"fibro: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -122,13 +127,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from assistant.pipeline import Pipeline
 
     settings = get_settings()
+    question = check_question(args.question, settings)
     pipeline = Pipeline.from_settings(settings)
     # Crisis and emergency replies need no index: triage before anything can fail.
-    verdict = pipeline.triage(args.question)
+    verdict = pipeline.triage(question)
     if not verdict.fixed and pipeline.is_empty():
         print("The index is empty: run `fibro ingest` first.", file=sys.stderr)
         return 1
-    answer = pipeline.answer(args.question, [], verdict)
+    answer = pipeline.answer(question, [], verdict)
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
@@ -152,17 +158,41 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.target == "ingest":
-        from ingest.bench import run_ingest_bench as run
-    elif args.target == "triage":
-        from assistant.triage.bench import run_triage_bench as run
-    else:
-        from assistant.bench import run_answer_bench as run
-    figures = run(args)
+    if not _benchmarks_on_path():
+        print(
+            "fibro bench: the benchmarks run from a source checkout (benchmarks/ beside "
+            "assistant/); this installation has none",
+            file=sys.stderr,
+        )
+        return 2
+    import benchmarks
+
+    figures = benchmarks.run(args.target, args)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
+
+
+def _benchmarks_on_path() -> bool:
+    """Make the checkout's `benchmarks` package importable; False when there is no checkout.
+
+    benchmarks/ (and the tests/support/ helpers it uses) sit beside assistant/ in the
+    repository and are left out of the wheel. An editable install maps only the packaged names
+    (assistant, ingest, evals), so when `fibro` runs from the checkout the repository root is
+    not on sys.path: it is put first here. The root is found from where assistant/ lives, not
+    from the working directory, so `fibro bench` works from any folder and never imports an
+    unrelated benchmarks/ or tests/ there; pyproject.toml beside it tells a checkout from
+    site-packages, where assistant/ lives after a wheel install.
+    """
+    from assistant.settings import PROJECT_ROOT
+
+    checkout = (PROJECT_ROOT / "pyproject.toml").is_file()
+    if not checkout or not (PROJECT_ROOT / "benchmarks" / "__init__.py").is_file():
+        return False
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    return True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from assistant.models import Route
-from assistant.triage.normalise import normalise
-from assistant.triage.vocab import MED_NAMES
+from assistant.text.normalise import normalise
+from assistant.text.vocab import MED_NAMES
 
 __all__ = ["DOSE_RE", "dose_allowed", "medicines_in", "states_dose"]
 

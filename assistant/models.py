@@ -126,7 +126,8 @@ class AnswerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=2000)
+    # The length limit is a setting (`max_question_chars`), checked by the API and the CLI.
+    question: str = Field(min_length=1)
     history: list[Turn] = Field(default_factory=list, max_length=40)
     session_id: str | None = Field(default=None, max_length=200)
 
@@ -214,3 +215,13 @@ class Answer(BaseModel):
     disclaimer: str
     timings_ms: dict[str, float] = Field(default_factory=dict)
     retrieved: list[Retrieved] = Field(default_factory=list)
+
+
+class Status(BaseModel):
+    """What `/readyz` reports: whether the pipeline can answer, and from what."""
+
+    status: Literal["ready", "empty", "unavailable"]
+    chunks: int | None = None
+    sources: int | None = None
+    embedding_model: str | None = None
+    composer: str | None = None

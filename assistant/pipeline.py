@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -19,13 +18,15 @@ from typing import Any
 import numpy as np
 
 from assistant import safety
-from assistant.compose.base import ComposerError
 from assistant.compose.extractive import ExtractiveComposer
 from assistant.doses import dose_allowed
+from assistant.errors import ComposerError, StoreError
 from assistant.hedge import attribute_to_press_release, hedges_for, supporting_span
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
 from assistant.index.store import Store, StoredChunk
+from assistant.injection import strip_instructions
+from assistant.markers import ends_sentence, with_markers
 from assistant.models import (
     Answer,
     ChunkView,
@@ -34,15 +35,16 @@ from assistant.models import (
     Resource,
     Retrieved,
     Route,
+    Status,
     Turn,
 )
 from assistant.retrieve import Passage, Retrieval, Retriever
-from assistant.sentences import split_passage
+from assistant.sentences import sentences_from_stream, split_answer, split_passage
 from assistant.settings import Settings
-from assistant.triage import SafetyClassifier, TriageResult, get_classifier, strip_instructions
+from assistant.triage import SafetyClassifier, TriageResult, get_classifier
 from assistant.triage import triage as triage_message
 from assistant.triage.model_check import model_severity
-from assistant.verify import SUPPORT_THRESHOLD, VerifiedSentence, verify_sentence
+from assistant.verify import VerifiedSentence, verify_sentence
 
 log = logging.getLogger("fibro.trace")
 
@@ -89,7 +91,7 @@ class Pipeline:
         self.embedder = embedder
         self.retriever = Retriever(store, embedder, settings)
         self.extractive = ExtractiveComposer(settings.extractive_sentences, embedder)
-        self.threshold = settings.support_threshold or SUPPORT_THRESHOLD
+        self.threshold = settings.support_threshold
         # Trained once per process (a second or two; utterance embeddings are cached on disk).
         self.classifier: SafetyClassifier = get_classifier(embedder, settings.data_dir / "cache")
 
@@ -114,6 +116,21 @@ class Pipeline:
 
     def is_empty(self) -> bool:
         return not self.store.snapshot().chunks
+
+    def status(self) -> Status:
+        """Ready when there are passages to answer from; "unavailable" names no host or folder."""
+        try:
+            snapshot = self.store.snapshot()
+        except StoreError as exc:
+            log.warning(json.dumps({"event": "index_unavailable", "error": str(exc)[:300]}))
+            return Status(status="unavailable")
+        return Status(
+            status="ready" if snapshot.chunks else "empty",
+            chunks=len(snapshot.chunks),
+            sources=len({c.source_id for c in snapshot.chunks}),
+            embedding_model=self.embedder.path.name,
+            composer=self.settings.model or "extractive",
+        )
 
     def get_chunk(self, chunk_id: str) -> ChunkView | None:
         chunk = self.store.get_chunk(chunk_id)
@@ -319,7 +336,7 @@ class Pipeline:
             emitted = cited = 0
             try:
                 with run.stage("compose"):
-                    for sentence in _sentences_from_stream(
+                    for sentence in sentences_from_stream(
                         composer.stream(run.question, passages, run.history)
                     ):
                         with run.stage("verify"):
@@ -362,17 +379,15 @@ class Pipeline:
         self, run: _Run, retrieval: Retrieval, passages: list[Passage], route: Route
     ) -> list[VerifiedSentence]:
         """The extractive composer's answer, verified, without dose figures out of place."""
-        from assistant.verify import split_answer
-
         texts = [strip_instructions(p.chunk.text) for p in passages]
         with run.stage("compose"):
-            draft = self.extractive.compose_with_vector(
+            draft = self.extractive.compose(
                 retrieval.query, retrieval.query_vector, passages, run.question
             )
         with run.stage("verify"):
             checked = [
                 verify_sentence(s, texts, self.threshold, self.embedder)[0]
-                for s in split_answer(draft.text)
+                for s in split_answer(draft)
             ]
         return [
             kept
@@ -416,14 +431,7 @@ class Pipeline:
             passages[n - 1].chunk.source_type == "press_release" for n in item.cites
         ):
             text = attribute_to_press_release(text, passages[item.cites[0] - 1].chunk.text)
-        markers = "".join(f"[{run.numbering[n]}]" for n in item.cites)
-        if markers:
-            match = re.search(r"[.!?][\"'\u201d\u2019)\]]*$", text)
-            text = (
-                f"{text[: match.start()]} {markers}{text[match.start() :]}"
-                if match
-                else f"{text} {markers}"
-            )
+        text = with_markers(text, [run.numbering[n] for n in item.cites])
         run.kept.append(item)
         run.parts.append(text)
         return text
@@ -528,7 +536,7 @@ def _best_quote(chunk: StoredChunk, citing: list[str], embedder: Embedder) -> tu
     if not sentences or not citing:
         return chunk.text, chunk.start, chunk.end
     # A heading ("The Seefried 2025 study") is contained in many sentences but supports none.
-    sentences = [s for s in sentences if re.search(r"[.!?][\"')\]]*$", s.text)] or sentences
+    sentences = [s for s in sentences if ends_sentence(s.text)] or sentences
     for s in sentences:
         if any(s.text == c or s.text in c or c in s.text for c in citing):
             return s.text, chunk.start + s.start, chunk.start + s.end
@@ -536,29 +544,3 @@ def _best_quote(chunk: StoredChunk, citing: list[str], embedder: Embedder) -> tu
     target = embedder.encode_cached(citing).mean(axis=0)
     best = sentences[int(np.argmax(vectors @ target))]
     return best.text, chunk.start + best.start, chunk.start + best.end
-
-
-_STREAM_BOUNDARY = re.compile(r"[.!?][\"')\]]*(?:\s*\[\d{1,3}\])*(?=\s+[\"'(]?[A-Z0-9])")
-
-
-def _sentences_from_stream(fragments: Iterator[str]) -> Iterator[str]:
-    """Complete sentences from streamed text, each with the [n] markers that close it.
-
-    A sentence counts as complete once the next one has visibly started, so markers written
-    after the full stop ("... mice. [1] The ...") stay with their sentence.
-    """
-    from assistant.sentences import is_abbreviation
-    from assistant.verify import split_answer
-
-    buffer = ""
-    for fragment in fragments:
-        buffer += fragment
-        cut = 0
-        for match in _STREAM_BOUNDARY.finditer(buffer):
-            if not is_abbreviation(buffer, match.start()):
-                cut = match.end()
-        if cut:
-            yield from split_answer(buffer[:cut])
-            buffer = buffer[cut:]
-    if buffer.strip():
-        yield from split_answer(buffer)

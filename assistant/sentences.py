@@ -1,9 +1,16 @@
-"""Sentence splitting with character offsets, tuned for scientific and medical prose."""
+"""Sentence splitting, tuned for scientific and medical prose: the one owner of the idea.
+
+Source passages are split with offsets (`split_passage`), answers with their citation markers
+(`split_answer`), and a model's streamed text as sentences complete (`sentences_from_stream`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from assistant.markers import markers_before_stop
 
 # Tokens that end with a period but do not end a sentence.
 ABBREVIATIONS = frozenset(
@@ -131,3 +138,34 @@ def split_passage(text: str) -> list[Sentence]:
     for match in re.finditer(r"[^\n]+", text):
         out.extend(split_sentences(match.group(0), offset=match.start()))
     return out
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences, each keeping the [n] markers that follow its full stop."""
+    text = markers_before_stop(text.strip())
+    return [s.text for s in split_sentences(" ".join(text.split()))]
+
+
+# A sentence end in streamed text: its closing punctuation and any markers written after it,
+# once the next sentence has visibly started.
+_STREAM_BOUNDARY = re.compile(r"[.!?][\"')\]]*(?:\s*\[\d{1,3}\])*(?=\s+[\"'(]?[A-Z0-9])")
+
+
+def sentences_from_stream(fragments: Iterator[str]) -> Iterator[str]:
+    """Complete sentences from streamed text, each with the [n] markers that close it.
+
+    A sentence counts as complete once the next one has visibly started, so markers written
+    after the full stop ("... mice. [1] The ...") stay with their sentence.
+    """
+    buffer = ""
+    for fragment in fragments:
+        buffer += fragment
+        cut = 0
+        for match in _STREAM_BOUNDARY.finditer(buffer):
+            if not is_abbreviation(buffer, match.start()):
+                cut = match.end()
+        if cut:
+            yield from split_answer(buffer[:cut])
+            buffer = buffer[cut:]
+    if buffer.strip():
+        yield from split_answer(buffer)

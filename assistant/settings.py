@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The source checkout, for the tests and benchmarks that live beside the package. Never a default
+# for data: an installed package would write its index into site-packages.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,10 +26,9 @@ class Settings(BaseSettings):
     )
 
     # Where things live.
-    data_dir: Path = Field(
-        default=PROJECT_ROOT / "data", description="Index folder (embedded Chroma)."
-    )
-    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="Default ingest input.")
+    # Relative to the working directory, as the README documents (`./data`, `./corpus`).
+    data_dir: Path = Field(default=Path("data"), description="Index folder (embedded Chroma).")
+    corpus_dir: Path = Field(default=Path("corpus"), description="Default ingest input.")
     collection: str = Field(default="fibro_chunks", description="Chroma collection name.")
     chroma_host: str | None = Field(
         default=None, description="Use a Chroma server instead of the folder."
@@ -68,8 +69,12 @@ class Settings(BaseSettings):
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     llm_max_tokens: int = Field(default=700, ge=64)
-    support_threshold: float | None = Field(
-        default=None, description="Override the calibrated sentence-support threshold."
+    # Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
+    support_threshold: float = Field(
+        default=0.65,
+        ge=0.0,
+        le=1.0,
+        description="A sentence is kept when its cited passages support it at least this well.",
     )
     safety_model_check: bool = Field(
         default=False,

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
-from assistant.sentences import split_passage, split_sentences
+from assistant.markers import cited_numbers, strip_markers
+from assistant.sentences import split_passage
 
-# Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
-SUPPORT_THRESHOLD = 0.65
 LEXICAL_WEIGHT = 0.5
 NEGATION_PENALTY = 0.8
 
-_MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # Sentences that carry no factual claim of their own and may stand without a citation.
 _NON_FACTUAL = re.compile(
@@ -95,14 +93,6 @@ def _closest_piece(sentence: str, passages: Sequence[str], embedder: Embedder) -
     return float(sims[best]), pieces[best]
 
 
-def strip_markers(text: str) -> str:
-    return _MARKER.sub("", text).strip()
-
-
-def markers(text: str) -> list[int]:
-    return [int(m) for m in _MARKER.findall(text)]
-
-
 def is_factual(sentence: str) -> bool:
     """False for connective, advisory or meta sentences that make no claim to cite."""
     claim = strip_markers(sentence)
@@ -120,31 +110,14 @@ class VerifiedSentence:
     support: float
 
 
-@dataclass
-class Verification:
-    """The outcome for a whole answer."""
-
-    kept: list[VerifiedSentence] = field(default_factory=list)
-    dropped: list[tuple[str, str]] = field(default_factory=list)  # (sentence, reason)
-    removed_citations: int = 0
-
-
-def split_answer(text: str) -> list[str]:
-    """Answer sentences, each keeping the [n] markers that follow its full stop."""
-    # Move markers placed after the full stop ("... mice. [1]") before it, so a sentence
-    # keeps its own citations when split.
-    text = re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)", r"\2\1", text.strip())
-    return [s.text for s in split_sentences(" ".join(text.split()))]
-
-
 def verify_sentence(
     sentence: str,
     passages: Sequence[str],
-    threshold: float = SUPPORT_THRESHOLD,
+    threshold: float,
     embedder: Embedder | None = None,
 ) -> tuple[VerifiedSentence | None, str, int]:
     """Check one sentence; returns (kept sentence or None, reason, citations removed)."""
-    cited = markers(sentence)
+    cited = cited_numbers(sentence)
     valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(passages)]
     removed = len(cited) - len([n for n in cited if 1 <= n <= len(passages)])
     claim = strip_markers(sentence)
@@ -156,21 +129,3 @@ def verify_sentence(
     if score < threshold:
         return None, f"unsupported (support {score:.2f})", removed
     return VerifiedSentence(claim, valid, score), "supported", removed
-
-
-def verify_answer(
-    text: str,
-    passages: Sequence[str],
-    threshold: float = SUPPORT_THRESHOLD,
-    embedder: Embedder | None = None,
-) -> Verification:
-    """Verify every sentence of an answer against the numbered passages it cites."""
-    result = Verification()
-    for sentence in split_answer(text):
-        kept, reason, removed = verify_sentence(sentence, passages, threshold, embedder)
-        result.removed_citations += removed
-        if kept is None:
-            result.dropped.append((strip_markers(sentence), reason))
-        else:
-            result.kept.append(kept)
-    return result

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from assistant.errors import LoadError
 from assistant.marks import Mark
 from assistant.models import SourceMeta
 from ingest.marks import MarkError, extract_marks
@@ -22,15 +23,6 @@ from ingest.marks import MarkError, extract_marks
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".xml"}
-
-
-class LoadError(Exception):
-    """A file could not be read as a source; the message says why."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True)

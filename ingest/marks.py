@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
+from assistant.errors import MarkError
 from assistant.marks import EVIDENCE_WORDS, ChunkMark, Mark, SentenceEvidence
 
 FACT_ID = re.compile(r"^[A-Z]{1,2}\d{1,2}$")
@@ -31,10 +32,6 @@ MARK_RE = re.compile(
     r"[ \t]*\{((?:[A-Z]{1,2}\d{1,2}|-|animal|human|none|vs:[A-Z]{1,2}\d{1,2})"
     r"(?:[ ,]+(?:[A-Z]{1,2}\d{1,2}|-|animal|human|none|vs:[A-Z]{1,2}\d{1,2}))*)\}"
 )
-
-
-class MarkError(ValueError):
-    """A mark that cannot be read; the message names it."""
 
 
 def parse_mark(body: str) -> tuple[tuple[str, ...], SentenceEvidence | None, tuple[str, ...]]:

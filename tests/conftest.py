@@ -1,52 +1,30 @@
 """Shared fixtures: real index folders, a real `chroma run` server, the real app over HTTP.
 
 Nothing of our own is mocked. Outside services (LLM providers) are replaced at the network
-boundary by local servers in tests/fakes/.
+boundary by local servers in tests/fakes/. This file holds fixtures only; the helpers they use
+live in tests/support/, which is where test modules import them from.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
+# Before anything imports the libraries that read them: no model downloads, no cost-map
+# fetch, no telemetry from a test run.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
+# The helpers assert (parse_sse); rewritten, their failures read like a test's own.
+pytest.register_assert_rewrite("tests.support")
 
-CORPUS = PROJECT_ROOT / "corpus"
-DATA = Path(__file__).parent / "data"
-VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError as exc:
-            last = exc
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {seconds}s: {last}")
+from assistant.settings import Settings  # noqa: E402
+from tests.support import CORPUS, VENV_BIN, LiveServer, free_port, make_settings, wait_for  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +41,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/api/v2/heartbeat", 30)
+        wait_for(f"http://127.0.0.1:{port}/api/v2/heartbeat", 30, alive=lambda: proc.poll() is None)
         yield "127.0.0.1", port
     finally:
         proc.terminate()
@@ -71,13 +49,6 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings isolated from the developer's environment and .env file."""
-    base = {"data_dir": data_dir, "index_refresh_seconds": 0.0, "model": None}
-    base.update(overrides)
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -95,28 +66,6 @@ def corpus_pipeline(corpus_settings: Settings):  # type: ignore[no-untyped-def]
     report = run_ingest([CORPUS], corpus_settings, progress=False)
     assert report.ok, report.errors
     return Pipeline.from_settings(corpus_settings)
-
-
-class LiveServer:
-    """The real app served by uvicorn on loopback in a background thread."""
-
-    def __init__(self, app: object) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_for(self.url + "/healthz")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from assistant.compose.plan import QuestionKind, plan_question, question_kind, q
 from assistant.hedge import ANIMAL_HEDGE
 from assistant.index.embedder import get_embedder
 from assistant.models import Route
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import parse_sse
+
 pytestmark = pytest.mark.slow
 
 ORDINARY = "What did the Goebel 2021 study find when patient antibodies were given to mice?"
@@ -36,18 +38,6 @@ def assert_markers_map_to_citations(body: dict[str, Any]) -> None:
     assert used, f"no [n] markers in {body['answer']!r}"
     assert used <= numbers, f"markers {used - numbers} have no citation"
     assert numbers == set(range(1, len(numbers) + 1)), "citations are numbered 1..k"
-
-
-def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """Strictly parse `event: <name>\\ndata: <json>\\n\\n` frames."""
-    assert text.endswith("\n\n"), "the stream ends with a complete frame"
-    events = []
-    for frame in text[:-2].split("\n\n"):
-        lines = frame.split("\n")
-        assert len(lines) == 2, f"frame is not two lines: {frame!r}"
-        assert lines[0].startswith("event: ") and lines[1].startswith("data: "), frame
-        events.append((lines[0][len("event: ") :], json.loads(lines[1][len("data: ") :])))
-    return events
 
 
 # ---- status ------------------------------------------------------------------------------------
@@ -266,6 +256,24 @@ def test_bad_input_is_a_4xx_with_a_message(
     assert 400 <= response.status_code < 500, (label, response.status_code, response.text)
     error = response.json()["error"]
     assert isinstance(error["message"], str) and error["message"], label
+
+
+@pytest.mark.parametrize("path", POST_ENDPOINTS)
+def test_the_question_length_limit_is_one_setting_and_one_status(
+    client: httpx.Client,
+    corpus_settings,
+    path: str,  # type: ignore[no-untyped-def]
+) -> None:
+    limit = corpus_settings.max_question_chars
+    question = "Is fibromyalgia an autoimmune disease? " * (limit // 20)
+    assert len(question.strip()) > limit
+    if path == "/v1/chat/completions":
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": question}]}
+    else:
+        body = {"question": question}
+    response = client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert f"the limit is {limit}" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("path", POST_ENDPOINTS)

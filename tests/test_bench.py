@@ -1,12 +1,23 @@
-"""The benchmarks at small scale: they run end to end and report every figure as a number."""
+"""The benchmarks at small scale: they run end to end and report every figure as a number.
+
+They live in benchmarks/ beside the tests, outside the wheel: `fibro bench` finds them from a
+checkout wherever it is run, and an installation without one says so.
+"""
 
 from __future__ import annotations
 
 import json
 import numbers
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from assistant.settings import PROJECT_ROOT
+from tests.support import VENV_BIN
 
 INGEST_KEYS = [
     "chunks",
@@ -53,12 +64,23 @@ def _check_numeric(figures: dict, keys: list[str]) -> None:
 
 @pytest.mark.slow
 def test_ingest_bench_tiny(tmp_path: Path) -> None:
-    """Through the real CLI: `fibro bench ingest --chunks 60 --json FILE`."""
-    from assistant.cli import main
+    """Through the console script, from outside the checkout: `fibro bench ingest --chunks 60`.
 
+    The editable install does not put the repository root on sys.path; the CLI finds
+    benchmarks/ (and tests/support/) from where assistant/ lives, not from the working folder.
+    """
     out = tmp_path / "ingest.json"
-    assert main(["bench", "ingest", "--chunks", "60", "--json", str(out)]) == 0
+    result = subprocess.run(
+        [str(VENV_BIN / "fibro"), "bench", "ingest", "--chunks", "60", "--json", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
+    assert json.loads(result.stdout) == figures
+    assert "ingest benchmark" in result.stderr
     _check_numeric(figures, INGEST_KEYS)
     assert figures["chunks"] >= 60
     assert figures["reingest_embedded"] == 0
@@ -67,7 +89,7 @@ def test_ingest_bench_tiny(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_answer_bench_tiny() -> None:
-    from assistant.bench import answer_bench
+    from benchmarks.answer import answer_bench
 
     figures = answer_bench(chunks=500, seconds=3, clients=5, queries=30, answers=5, verbose=False)
     _check_numeric(figures, ANSWER_KEYS)
@@ -103,3 +125,31 @@ def test_triage_bench(tmp_path: Path) -> None:
     _check_numeric(figures, TRIAGE_KEYS)
     assert figures["messages"] >= 150
     assert figures["triage_p95_ms"] >= figures["regex_p95_ms"]
+
+
+def test_an_installation_without_the_checkout_says_so(tmp_path: Path) -> None:
+    """assistant/ alone in a site-packages-like folder, as a wheel installs it: one line, exit 2."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        PROJECT_ROOT / "assistant", site / "assistant", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    # A benchmarks/ in the working folder (first on sys.path under -c) is not a checkout's.
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "__init__.py").write_text("raise SystemExit('decoy imported')\n")
+    # PYTHONPATH comes before the editable install's finder, so the copy is what runs.
+    script = (
+        f"import sys, assistant; assert assistant.__file__.startswith({str(site)!r}); "
+        "from assistant.cli import main; sys.exit(main(['bench', 'answer']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "source checkout" in lines[0], result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 from assistant.api.app import create_app
 from assistant.pipeline import Pipeline
 from ingest.job import run_ingest
-from tests.conftest import CORPUS, VENV_BIN, LiveServer, free_port, make_settings, wait_for
+from tests.support import CORPUS, VENV_BIN, LiveServer, free_port, make_settings, wait_for
 
 pytestmark = pytest.mark.slow
 

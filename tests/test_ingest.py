@@ -19,7 +19,7 @@ from ingest.chunk import chunk_text
 from ingest.clean import normalise
 from ingest.job import run_ingest
 from ingest.loaders import LoadError, load_file
-from tests.conftest import CORPUS, DATA, make_settings
+from tests.support import CORPUS, DATA, make_settings
 
 pytestmark = pytest.mark.slow
 

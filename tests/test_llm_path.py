@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
 from tests.fakes.openai_server import (
     FakeOpenAI,
     RecordedRequest,
@@ -25,6 +24,7 @@ from tests.fakes.openai_server import (
     well_cited,
     well_cited_text,
 )
+from tests.support import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -172,20 +172,6 @@ def test_markers_after_the_full_stop_are_kept(client: httpx.Client, fake: FakeOp
     assert body["mode"] == "llm"
     assert len(body["citations"]) == 3
     assert_verified(client, body)
-
-
-def test_non_streaming_composer_against_the_fake(llm_settings, corpus_pipeline, fake) -> None:  # type: ignore[no-untyped-def]
-    """LLMComposer.compose (the JSON, non-streaming call) speaks to the same fake."""
-    from assistant.compose.llm import LLMComposer
-
-    fake.reset()
-    fake.script(Reply(status=500), Reply(text=lambda r: well_cited_text(r, 2)))
-    retrieval = corpus_pipeline.retriever.retrieve(QUESTION)
-    draft = LLMComposer(llm_settings).compose(QUESTION, retrieval.passages, [])
-    assert draft.model == BACKUP
-    assert "[1]" in draft.text and "[2]" in draft.text
-    assert [r.stream for r in fake.requests] == [False, False]
-    assert fake.models_called() == ["fake-model", "backup-model"]
 
 
 # ---- a model that misbehaves -------------------------------------------------------------------

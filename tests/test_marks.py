@@ -9,7 +9,7 @@ import pytest
 from assistant.marks import ChunkMark, marks_from_json, marks_to_json
 from ingest.loaders import LoadError, load_file
 from ingest.marks import extract_marks
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 FRONT = """---
 id: {id}

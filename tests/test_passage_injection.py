@@ -9,8 +9,8 @@ import pytest
 
 from assistant.pipeline import Pipeline
 from ingest.job import run_ingest
-from tests.conftest import CORPUS, make_settings
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.support import CORPUS, make_settings
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,8 @@ from assistant.api.app import create_app
 from assistant.models import Route
 from assistant.pipeline import Pipeline
 from assistant.triage import triage
-from tests.conftest import LiveServer
-from tests.fakes.openai_server import FakeOpenAI, Reply, well_cited_text
-from tests.test_api import parse_sse
+from tests.fakes.openai_server import FakeOpenAI, Hold, Reply, well_cited_text
+from tests.support import LiveServer, parse_sse
 
 pytestmark = pytest.mark.slow
 
@@ -120,8 +119,9 @@ def test_crisis_replies_do_not_wait_for_a_busy_service(corpus_pipeline, corpus_s
             queue_timeout_seconds=20.0,
         )
         pipeline = Pipeline(settings, corpus_pipeline.store, corpus_pipeline.embedder)
-        release = threading.Event()
-        fake.script(Reply(text=lambda r: (release.wait(20), well_cited_text(r, 3))[1]))
+        # The ordinary answer's model call waits at the hold, keeping the only slot.
+        hold = Hold()
+        fake.script(Reply(text=lambda r: well_cited_text(r, 3), hang=hold))
         with LiveServer(create_app(settings, pipeline)) as app, httpx.Client(timeout=30) as c:
             done: list[httpx.Response] = []
             slow = threading.Thread(
@@ -130,16 +130,17 @@ def test_crisis_replies_do_not_wait_for_a_busy_service(corpus_pipeline, corpus_s
                 )
             )
             slow.start()
-            while not fake.requests:
-                threading.Event().wait(0.05)
-            crisis = c.post(f"{app.url}/v1/answer", json={"question": CRISIS})
-            stream = c.post(f"{app.url}/v1/answer/stream", json={"question": EMERGENCY})
-            # Both answered while the only slot is still held by the hung call.
-            assert slow.is_alive() and not done
+            try:
+                hold.wait_reached()
+                crisis = c.post(f"{app.url}/v1/answer", json={"question": CRISIS})
+                stream = c.post(f"{app.url}/v1/answer/stream", json={"question": EMERGENCY})
+                # Both answered while the only slot is still held by the hung call.
+                assert slow.is_alive() and not done
+            finally:
+                hold.release()
+                slow.join(30)
             assert crisis.status_code == 200 and crisis.json()["route"] == "crisis"
             assert parse_sse(stream.text)[0][1]["route"] in ("emergency", "crisis")
-            release.set()
-            slow.join(30)
             assert done[0].status_code == 200
 
 

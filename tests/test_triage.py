@@ -14,7 +14,8 @@ import pytest
 
 from assistant import safety
 from assistant.models import Route, Turn
-from assistant.triage import TriageResult, normalise, triage
+from assistant.text.normalise import normalise
+from assistant.triage import TriageResult, triage
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = Path(__file__).parent / "data" / "triage_cases.jsonl"

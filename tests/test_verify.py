@@ -6,16 +6,15 @@ import json
 
 import pytest
 
-from assistant.verify import (
-    SUPPORT_THRESHOLD,
-    is_factual,
-    split_answer,
-    support_score,
-    verify_answer,
-)
-from tests.conftest import DATA
+from assistant.sentences import split_answer
+from assistant.settings import Settings
+from assistant.verify import is_factual, support_score, verify_sentence
+from tests.support import DATA
 
 pytestmark = pytest.mark.slow
+
+# The calibrated default, not the developer's environment.
+SUPPORT_THRESHOLD: float = Settings.model_fields["support_threshold"].default
 
 PASSAGES = [
     "Patient IgG did not directly activate sensory neurons from untreated (naive) mice. "
@@ -57,16 +56,16 @@ def test_verify_drops_bad_citations_uncited_claims_and_unsupported_sentences() -
         "Fibromyalgia affects many people worldwide. "
         "Please talk to your clinician about your own treatment."
     )
-    result = verify_answer(text, PASSAGES)
-    kept = [k.text for k in result.kept]
-    assert result.removed_citations == 1
-    assert kept[0].startswith("Patient IgG") and result.kept[0].cites == [1]
-    assert result.kept[1].cites == [2]
-    assert not any("large trial" in k for k in kept)
-    assert not any("worldwide" in k for k in kept)
-    assert kept[-1].startswith("Please talk to your clinician")
-    reasons = dict(result.dropped)
-    assert "no valid citation" in reasons["Fibromyalgia affects many people worldwide."]
+    checked = [verify_sentence(s, PASSAGES, SUPPORT_THRESHOLD) for s in split_answer(text)]
+    kept = [item for item, _, _ in checked if item is not None]
+    reasons = {s: reason for s, (_, reason, _) in zip(split_answer(text), checked, strict=True)}
+    assert sum(removed for _, _, removed in checked) == 1
+    assert kept[0].text.startswith("Patient IgG") and kept[0].cites == [1]
+    assert kept[1].cites == [2]
+    assert not any("large trial" in k.text for k in kept)
+    assert not any("worldwide" in k.text for k in kept)
+    assert kept[-1].text.startswith("Please talk to your clinician")
+    assert reasons["Fibromyalgia affects many people worldwide."] == "no valid citation"
 
 
 def test_markers_after_the_full_stop_stay_with_their_sentence() -> None:

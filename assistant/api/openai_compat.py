@@ -1,4 +1,4 @@
-"""`/v1/chat/completions` in the OpenAI wire format, over the same pipeline.
+"""The OpenAI chat-completions wire format, for `/v1/chat/completions` over the same pipeline.
 
 Any OpenAI client or chat UI can talk to the assistant. Citations travel in an extra
 `citations` field and as a numbered source list at the end of the message text.
@@ -91,8 +91,11 @@ def completion(answer: Answer) -> dict[str, Any]:
     }
 
 
+DONE = "[DONE]"
+
+
 def stream_chunks(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    """OpenAI `chat.completion.chunk` SSE lines from pipeline events, ending with [DONE]."""
+    """The data of each OpenAI `chat.completion.chunk` event, from pipeline events, then [DONE]."""
     created = int(time.time())
     chunk_id = "chatcmpl-pending"
 
@@ -105,7 +108,7 @@ def stream_chunks(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return f"data: {json.dumps(body)}\n\n"
+        return json.dumps(body)
 
     # Deltas are joined by one space, as `Answer.answer` joins them; the first has none.
     started = False
@@ -129,5 +132,5 @@ def stream_chunks(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]
                 fibro=data,
             )
         elif name == "error":
-            yield f"data: {json.dumps({'error': data})}\n\n"
-    yield "data: [DONE]\n\n"
+            yield json.dumps({"error": data})
+    yield DONE

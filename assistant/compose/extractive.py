@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from assistant.compose.base import Draft
 from assistant.compose.plan import QuestionPlan, plan_question, question_parts, shape_fit
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
-from assistant.models import Turn
+from assistant.injection import looks_like_injection
+from assistant.markers import ends_sentence, with_markers
 from assistant.retrieve import Passage, specific_terms
 from assistant.sentences import Sentence, split_passage
-from assistant.triage import looks_like_injection
 
 # Relevance is cosine similarity plus these shares of the question's words in the sentence.
 LEXICAL_WEIGHT = 0.10
@@ -436,46 +435,27 @@ def qualify(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
 
 def _ensure_stop(text: str) -> str:
     text = text.strip()
-    return text if re.search(r"[.!?][\"')\]]*$", text) else text + "."
+    return text if ends_sentence(text) else text + "."
 
 
 class ExtractiveComposer:
     """Picks, orders and joins source sentences, each followed by its passage number."""
 
-    mode = "extractive"
-
     def __init__(self, sentences: int = 5, embedder: Embedder | None = None) -> None:
         self.sentences = sentences
         self.embedder = embedder or get_embedder()
 
-    def compose_with_vector(
+    def compose(
         self,
         query: str,
         query_vector: np.ndarray,
         passages: Sequence[Passage],
         question: str | None = None,
-    ) -> Draft:
-        """The planned answer to `question` (the search `query` when not given)."""
+    ) -> str:
+        """The planned answer to `question` (the search `query` when not given), with markers."""
         plan = plan_question(question if question is not None else query)
         found = candidates(query, query_vector, passages, self.embedder, plan, question)
         planned = plan_answer(found, self.sentences, self.embedder)
         opener = planned[0] if planned else None
         chosen = qualify(arrange(with_context(planned), opener), found)
-        parts = []
-        for cand in chosen:
-            sentence = _ensure_stop(cand.text)
-            # The marker goes before the final punctuation: "... unaffected [2]."
-            parts.append(
-                re.sub(r"([.!?][\"')\]]*)$", f" [{cand.passage + 1}]\\1", sentence, count=1)
-            )
-        return Draft(" ".join(parts), self.mode)
-
-    def compose(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
-        return self.compose_with_vector(
-            question, self.embedder.encode_one(question), passages, question
-        )
-
-    def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[Turn]
-    ) -> Iterator[str]:
-        yield self.compose(question, passages, history).text
+        return " ".join(with_markers(_ensure_stop(c.text), [c.passage + 1]) for c in chosen)

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from assistant.compose.base import ComposerError, Draft
 from assistant.compose.prompt import build_messages
+from assistant.errors import ComposerError
 from assistant.models import Turn
 from assistant.retrieve import Passage
 from assistant.settings import Settings, quiet_third_parties
@@ -26,8 +26,6 @@ def _litellm() -> Any:
 
 class LLMComposer:
     """Asks the configured model, then each fallback model, until one answers."""
-
-    mode = "llm"
 
     def __init__(self, settings: Settings) -> None:
         if not settings.model:
@@ -50,23 +48,6 @@ class LLMComposer:
         if s.api_key:
             kwargs["api_key"] = s.api_key.get_secret_value()
         return kwargs
-
-    def compose(self, question: str, passages: Sequence[Passage], history: Sequence[Turn]) -> Draft:
-        litellm = _litellm()
-        messages = build_messages(question, passages, history)
-        errors = []
-        for model in self.models:
-            try:
-                response = litellm.completion(messages=messages, **self._kwargs(model))
-                text = (response.choices[0].message.content or "").strip()
-            except Exception as exc:  # litellm maps provider failures to many exception types
-                log.warning("model %s failed: %s", model, _short(exc))
-                errors.append(f"{model}: {_short(exc)}")
-                continue
-            if text:
-                return Draft(text, self.mode, model)
-            errors.append(f"{model}: empty reply")
-        raise ComposerError("; ".join(errors) or "no model configured")
 
     def stream(
         self, question: str, passages: Sequence[Passage], history: Sequence[Turn]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.compose.plan import QuestionKind, question_kind
+from assistant.injection import strip_instructions
 from assistant.models import Turn
 from assistant.retrieve import Passage
-from assistant.triage import strip_instructions
 
 SYSTEM_PROMPT = """You answer questions about fibromyalgia research for patients, support staff and clinicians.
 

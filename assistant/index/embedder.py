@@ -10,14 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from assistant.errors import EmbedderError
 from assistant.settings import quiet_third_parties
 
 # Sentence vectors kept per embedder (384 floats each: about 30 MB at this size).
 CACHE_SIZE = 20_000
-
-
-class EmbedderError(RuntimeError):
-    """The embedding model could not be found or loaded."""
 
 
 def bundled_model_path() -> Path:

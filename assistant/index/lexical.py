@@ -1,4 +1,4 @@
-"""A small BM25 index over chunk texts: the lexical half of hybrid retrieval.
+"""The BM25 index over chunk texts (the lexical half of hybrid retrieval) and the tokenizer.
 
 It is rebuilt from the store's active chunks whenever the index generation changes, so it can
 never drift from Chroma (see store.py).
@@ -6,11 +6,10 @@ never drift from Chroma (see store.py).
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+import bm25s
 import numpy as np
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -189,39 +188,28 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25Index:
-    """Okapi BM25 with postings held as numpy arrays for fast scoring."""
+    """Okapi BM25 over chunk texts, scored by `bm25s` with the project's tokenizer.
+
+    The tokenizer stays ours because retrieval, verification and the composer must agree on
+    what a word is ("antibodies" meets "antibody").
+    """
 
     def __init__(self, texts: Sequence[str], k1: float = 1.4, b: float = 0.75) -> None:
         self.k1 = k1
-        self.b = b
         self.size = len(texts)
-        lengths = np.zeros(self.size, dtype=np.float32)
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for doc, text in enumerate(texts):
-            counts = Counter(tokenize(text))
-            lengths[doc] = sum(counts.values())
-            for term, tf in counts.items():
-                postings[term].append((doc, tf))
-        avg = float(lengths.mean()) if self.size else 1.0
-        self._norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-9))
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-        for term, items in postings.items():
-            docs = np.fromiter((d for d, _ in items), dtype=np.int32, count=len(items))
-            tfs = np.fromiter((t for _, t in items), dtype=np.float32, count=len(items))
-            df = len(items)
-            idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-            self._postings[term] = (docs, tfs, idf)
+        self._bm25 = bm25s.BM25(k1=k1, b=b)  # Lucene's idf, as Okapi with the +1 inside the log
+        if self.size:
+            self._bm25.index([tokenize(t) for t in texts], show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for the query."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        for term in set(tokenize(query)):
-            entry = self._postings.get(term)
-            if entry is None:
-                continue
-            docs, tfs, idf = entry
-            scores[docs] += idf * tfs * (self.k1 + 1) / (tfs + self._norm[docs])
-        return scores
+        """BM25 score of every document for the query (each query term counted once)."""
+        known = self._bm25.vocab_dict if self.size else {}
+        terms = [t for t in dict.fromkeys(tokenize(query)) if t in known]
+        if not terms:
+            return np.zeros(self.size, dtype=np.float32)
+        # bm25s leaves out Okapi's constant (k1 + 1) factor; restoring it keeps scores on the
+        # scale they have always had in traces and reports.
+        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32) * (self.k1 + 1)
 
     def top(self, query: str, k: int) -> list[tuple[int, float]]:
         """The k best (document index, score) pairs with a positive score."""

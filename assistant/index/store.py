@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.errors import StoreError
 from assistant.index.lexical import BM25Index
 from assistant.marks import ChunkMark, marks_from_json
 from assistant.settings import Settings, quiet_third_parties
@@ -33,10 +34,6 @@ MANIFEST_SUFFIX = "_sources"
 GENERATION_ID = "__generation__"
 # Chroma refuses batches above ~5,461 rows.
 BATCH = 4000
-
-
-class StoreError(RuntimeError):
-    """The index could not be opened or read."""
 
 
 @dataclass(frozen=True)

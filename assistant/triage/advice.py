@@ -6,7 +6,7 @@ closed with a word about the clinician.
 
 from __future__ import annotations
 
-from assistant.triage.vocab import MED, MED_NAMES, alt, c
+from assistant.text.vocab import MED, MED_NAMES, alt, c
 
 _ACTION = alt(
     r"stop(?:ping)?",

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.triage.normalise import normalise
+from assistant.errors import ClassifierError
+from assistant.text.normalise import normalise
 
 if TYPE_CHECKING:
     from assistant.index.embedder import Embedder
@@ -67,10 +68,6 @@ class Thresholds:
     crisis_followup: float = 0.04
     # Distress worth a supportive note with help lines when nothing else fires.
     distress: float = 0.06
-
-
-class ClassifierError(RuntimeError):
-    """The utterance set is missing or malformed."""
 
 
 @dataclass(frozen=True)

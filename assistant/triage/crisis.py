@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.models import Turn
-from assistant.triage.normalise import normalise
-from assistant.triage.vocab import MED_NAMES, PILLS, alt, c
+from assistant.text.normalise import normalise
+from assistant.text.vocab import MED_NAMES, PILLS, alt, c
 
 _NOT_NEG = r"(?!(?:dont|do|not|never|didnt|wont|cant|wouldnt|no)\b)"
 _FILL2 = rf"(?:{_NOT_NEG}\w+\s+){{0,2}}?"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from assistant.injection import strip_injection
 from assistant.models import Route, Turn
+from assistant.text.normalise import looks_spanish, normalise
 from assistant.triage.advice import advice_reason, care_note
 from assistant.triage.classifier import Prediction, SafetyClassifier, Thresholds
 from assistant.triage.crisis import (
@@ -23,8 +25,6 @@ from assistant.triage.crisis import (
     turn_parts,
 )
 from assistant.triage.emergency import emergency_reason, poisoning_reason, red_flag
-from assistant.triage.injection import strip_injection
-from assistant.triage.normalise import looks_spanish, normalise
 from assistant.triage.scope import in_scope, scope_reason
 
 FIXED_ROUTES = frozenset({Route.crisis, Route.emergency, Route.out_of_scope})

@@ -6,7 +6,7 @@ chest pain", "what should you do if someone collapses?") does not fire.
 
 from __future__ import annotations
 
-from assistant.triage.vocab import FP_RE, HYPO_RE, THIRD_RE, c
+from assistant.text.vocab import FP_RE, HYPO_RE, THIRD_RE, c
 
 _HABITUAL_RE = c(
     r"\b(?:sometimes|often|usually|always|occasionally|regularly|frequently|constantly|"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.triage.vocab import MED_NAMES, TREATMENTS, c
+from assistant.text.vocab import MED_NAMES, TREATMENTS, c
 
 _IN_SCOPE_RE = c(
     r"\bf[iy]bro\w*|\bfibrom[iy]\w*|\bfms\b|\bfm\b|\bfmsyndrome|"

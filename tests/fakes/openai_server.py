@@ -8,6 +8,10 @@ as it would talk to a hosted model. It implements ``POST /v1/chat/completions`` 
 Replies are scripted with :class:`Reply`: fixed text or a function of the request (so a reply can
 quote the passages the prompt carries), an HTTP error status, a hang, and the fragment size of a
 stream. Scripts are consumed from a per-model queue, then a shared queue, then the default.
+
+A hang or a mid-stream stall lasts a number of seconds, or until the test releases a
+:class:`Hold`: a test that needs a model call to be in progress (a full answer slot) waits for
+the hold to be reached and releases it when done, instead of racing a sleep.
 """
 
 from __future__ import annotations
@@ -67,24 +71,56 @@ class RecordedRequest:
 TextSource = str | Callable[[RecordedRequest], str]
 
 
+class Hold:
+    """A point where a scripted reply stops until the test releases it.
+
+    A timed hang only makes it likely that a model call is still running when the test sends
+    its next request; on a busy machine the sleep can end first. A hold makes it certain: the
+    test waits for `wait_reached()` (a request got there), acts while the call is stuck, then
+    calls `release()`. Every reply scripted with the same hold waits at it; once released it
+    stays open. The fake releases its holds when it stops, so no handler thread is left behind.
+    """
+
+    def __init__(self) -> None:
+        self._reached = threading.Event()
+        self._released = threading.Event()
+
+    def wait_reached(self, timeout: float = 60.0) -> None:
+        """Block until a request is at the hold; the timeout only bounds a failing test."""
+        if not self._reached.wait(timeout):
+            raise TimeoutError(f"no request reached the hold within {timeout} s")
+
+    def release(self) -> None:
+        """Let every request at the hold, and any that arrives later, go on."""
+        self._released.set()
+
+    def _arrive_and_wait(self) -> None:
+        self._reached.set()
+        self._released.wait()
+
+
+Pause = float | Hold
+
+
 @dataclass
 class Reply:
     """One scripted reply.
 
     ``text`` may be a function of the request. ``status`` other than 200 returns an OpenAI-style
-    error body. ``hang`` sleeps before answering (interruptible when the server stops).
-    ``fragment`` is the number of characters per streamed chunk; ``fragments`` gives the exact
-    pieces instead (a list, or a function of the request). ``stall_after`` streams that many
-    pieces and then stalls for ``stall`` seconds (a provider that stops mid-answer).
+    error body. ``hang`` waits before answering: that many seconds, or until a :class:`Hold` is
+    released (either ends early when the server stops). ``fragment`` is the number of characters
+    per streamed chunk; ``fragments`` gives the exact pieces instead (a list, or a function of
+    the request). ``stall_after`` streams that many pieces and then stalls for ``stall``
+    (seconds or a :class:`Hold`, as ``hang``): a provider that stops mid-answer.
     """
 
     text: TextSource = ""
     status: int = 200
-    hang: float = 0.0
+    hang: Pause = 0.0
     fragment: int = 7
     fragments: list[str] | Callable[[RecordedRequest], list[str]] | None = None
     stall_after: int | None = None
-    stall: float = 0.0
+    stall: Pause = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
     def render(self, request: RecordedRequest) -> str:
@@ -163,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         reply = fake._next_reply(request)
         fake._record(request)
-        if reply.hang and fake._stopping.wait(reply.hang):
+        if reply.hang and fake._pause(reply.hang):
             return
         if reply.status != 200:
             self._json(
@@ -212,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(_chunk(chunk_id, request.model, {"role": "assistant", "content": ""}))
             for i in range(len(pieces) + 1):
                 # Stalling at len(pieces) means: all text sent, but the stream never finishes.
-                if i == reply.stall_after and self.server.fake._stopping.wait(reply.stall):
+                if i == reply.stall_after and self.server.fake._pause(reply.stall):
                     return
                 if i < len(pieces):
                     self._event(_chunk(chunk_id, request.model, {"content": pieces[i]}))
@@ -270,10 +306,12 @@ class FakeOpenAI:
         self._queues: dict[str | None, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._holds: list[Hold] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        # Bound to an IPv4 loopback address, so the address is a (host, port) pair of str, int.
+        self._address = (str(self._server.server_address[0]), int(self._server.server_address[1]))
+        self.url = f"http://{self._address[0]}:{self._address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def settings_for(self, base: Settings, **overrides: Any) -> Settings:
@@ -316,16 +354,31 @@ class FakeOpenAI:
         with self._lock:
             return [r.model for r in self.requests]
 
+    def _pause(self, pause: Pause) -> bool:
+        """Wait out a hang or stall; True when the server is stopping (the reply is dropped)."""
+        if not isinstance(pause, Hold):
+            return self._stopping.wait(pause)
+        with self._lock:
+            self._holds.append(pause)
+        # Checked after registering: either __exit__ saw this hold and releases it, or it had
+        # already set _stopping, which is seen here.
+        if not self._stopping.is_set():
+            pause._arrive_and_wait()
+        return self._stopping.is_set()
+
     # ---- lifecycle ------------------------------------------------------------------------
 
     def __enter__(self) -> FakeOpenAI:
         self._thread.start()
-        with socket.create_connection(self._server.server_address[:2], timeout=5):
+        with socket.create_connection(self._address, timeout=5):
             pass
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
+        with self._lock:
+            for hold in self._holds:
+                hold.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.triage.normalise import WS_RE, normalise, soft_normalise
-from assistant.triage.vocab import c
+from assistant.text.normalise import WS_RE, normalise, soft_normalise
+from assistant.text.vocab import c
 
 _INJ_FLAGS = re.IGNORECASE
 _UNTIL_AND = r"(?:(?!\band\b|\bthen\b|\bbut\b)[^.!?;,:\n])*"
@@ -152,7 +152,9 @@ _LEADING_TELL_RE = re.compile(
     r"^(?:(?:tell|assure|convince|promise)\s+(?:me|us)\s+that|say(?:\s+that)?|confirm(?:\s+that)?)\s+",
     _INJ_FLAGS,
 )
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Clauses, not sentences (`assistant.sentences` owns those): an instruction is cut clause by
+# clause, and ";" ends one too. A break after "e.g." only cuts a clause in two, which is harmless.
+_CLAUSE_SPLIT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -307,7 +309,7 @@ def strip_injection(question: str) -> tuple[list[str], str]:
         return [], text
     kinds: list[str] = []
     kept: list[str] = []
-    for sentence in _SENTENCE_SPLIT_RE.split(text):
+    for sentence in _CLAUSE_SPLIT_RE.split(text):
         residual = sentence
         for kind, pattern in _INJECTION_PATTERNS:
             if pattern.search(residual):

@@ -16,7 +16,7 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
+from benchmarks.common import percentile
 
 TARGETS = {"triage_p95_ms": "<= 15"}
 
@@ -53,17 +53,15 @@ def run_triage_bench(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "messages": len(rows),
         "utterances": len(utterances),
-        "regex_p50_ms": _pct(regex_ms, 50),
-        "regex_p95_ms": _pct(regex_ms, 95),
-        "triage_p50_ms": _pct(full_ms, 50),
-        "triage_p95_ms": _pct(full_ms, 95),
-        "triage_to_regex_p95_ratio": round(_pct(full_ms, 95) / max(_pct(regex_ms, 95), 1e-6), 1),
+        "regex_p50_ms": percentile(regex_ms, 50),
+        "regex_p95_ms": percentile(regex_ms, 95),
+        "triage_p50_ms": percentile(full_ms, 50),
+        "triage_p95_ms": percentile(full_ms, 95),
+        "triage_to_regex_p95_ratio": round(
+            percentile(full_ms, 95) / max(percentile(regex_ms, 95), 1e-6), 1
+        ),
         "train_s": round(train_s, 2),
         "targets": TARGETS,
     }
     figures["meets_targets"] = figures["triage_p95_ms"] <= 15
     return figures
-
-
-def _pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 2)

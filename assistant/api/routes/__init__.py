@@ -1,0 +1,1 @@
+"""One router per surface; `assistant.api.app` includes them all."""

@@ -1,0 +1,49 @@
+"""`/v1/answer` (JSON) and `/v1/answer/stream` (Server-Sent Events)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from assistant.api import sse
+from assistant.api.deps import GateDep, PipelineDep, SettingsDep
+from assistant.api.gate import BUSY_MESSAGE, in_thread
+from assistant.limits import check_question
+from assistant.models import Answer, AnswerRequest
+
+router = APIRouter(tags=["answers"])
+
+
+@router.post("/v1/answer", response_model=Answer, summary="Answer a question")
+def answer(body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: GateDep) -> Answer:
+    question = check_question(body.question, settings)
+    # Triage runs before, and outside, the answer gate: a crisis reply never waits.
+    verdict = pipe.triage(question, body.history)
+    if verdict.fixed:
+        return pipe.answer(question, body.history, verdict)
+    with gate.slot():
+        return pipe.answer(question, body.history, verdict)
+
+
+@router.post(
+    "/v1/answer/stream",
+    summary="Answer as Server-Sent Events: meta, delta..., citations, done (or error)",
+    response_class=EventSourceResponse,
+)
+async def answer_stream(
+    body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+) -> EventSourceResponse:
+    question = check_question(body.question, settings)
+    verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
+    events = (
+        sse.event(name, data)
+        for name, data in sse.guarded(pipe.events(question, body.history, verdict))
+    )
+    busy = [sse.event("error", {"message": BUSY_MESSAGE})]
+    stream: AsyncIterator[ServerSentEvent] = (
+        in_thread(events) if verdict.fixed else gate.stream(events, busy)
+    )
+    return sse.event_stream(stream)

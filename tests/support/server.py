@@ -1,0 +1,69 @@
+"""The real app on loopback: free ports, waiting for a server, and uvicorn in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 60.0, *, alive: Callable[[], bool] | None = None) -> None:
+    """Return once `url` answers HTTP at all; raise after `seconds`.
+
+    A server started in another thread or process gives no signal when it is listening, so
+    this polls. `alive` says whether that server is still running: when it has died, waiting
+    out the deadline would only hide the error, so this raises at once.
+    """
+    deadline = time.monotonic() + seconds
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError as exc:
+            last = exc
+        if alive is not None and not alive():
+            raise RuntimeError(f"the server behind {url} stopped before answering: {last}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {seconds}s: {last}")
+
+
+class LiveServer:
+    """The real app served by uvicorn on loopback in a background thread.
+
+    One process, so a test or benchmark can hand the app a pipeline it built (a shared index,
+    a fake provider) and still talk to it over real HTTP. The access log is off: it would
+    only add a line per request, and under a benchmark's load its cost would count as ours.
+    """
+
+    def __init__(self, app: Any, startup_seconds: float = 60.0) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.startup_seconds = startup_seconds
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        wait_for(self.url + "/healthz", self.startup_seconds, alive=self.thread.is_alive)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
