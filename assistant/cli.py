@@ -134,7 +134,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if not verdict.fixed and pipeline.is_empty():
         print("The index is empty: run `fibro ingest` first.", file=sys.stderr)
         return 1
-    answer = pipeline.answer(question, [], verdict)
+    answer = pipeline.answer(question, [], verdict, channel="cli")
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0

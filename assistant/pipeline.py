@@ -38,6 +38,7 @@ from assistant.models import (
     Status,
     Turn,
 )
+from assistant.observe import Dropped, Kept, Observer, RunRecord, Stage, notify, observers_for
 from assistant.retrieve import Passage, Retrieval, Retriever
 from assistant.sentences import sentences_from_stream, split_answer, split_passage
 from assistant.settings import Settings
@@ -59,11 +60,12 @@ Event = tuple[str, dict[str, Any]]
 
 @dataclass
 class _Run:
-    """State of one answer while it is being produced."""
+    """State of one answer while it is being produced; `record` is what observers receive."""
 
     trace_id: str
     question: str
     history: Sequence[Turn]
+    record: RunRecord
     timings: dict[str, float] = field(default_factory=dict)
     route: Route = Route.answer
     mode: str = "extractive"
@@ -75,18 +77,29 @@ class _Run:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        """Time a stage; a stage entered several times (verify, per sentence) adds up."""
+        start, wall = time.perf_counter(), time.time()
         try:
             yield
         finally:
-            self.timings[name] = round((time.perf_counter() - start) * 1000, 2)
+            spent = (time.perf_counter() - start) * 1000
+            self.timings[name] = round(self.timings.get(name, 0.0) + spent, 2)
+            self.record.stages.append(Stage(name, wall, time.time()))
 
 
 class Pipeline:
     """Answers questions from the index; construct once per process and share."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.settings = settings
+        # Told about every run when it ends (tracing, metrics, the feedback store).
+        self.observers: list[Observer] = list(observers)
         self.store = store
         self.embedder = embedder
         self.retriever = Retriever(store, embedder, settings)
@@ -97,7 +110,12 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        return cls(settings, Store(settings), get_embedder(settings.embedding_model_path))
+        return cls(
+            settings,
+            Store(settings),
+            get_embedder(settings.embedding_model_path),
+            observers_for(settings),
+        )
 
     def warm(self, max_sentences: int = 5000) -> int:
         """Embed the sentences of the indexed chunks ahead of the first questions.
@@ -166,26 +184,55 @@ class Pipeline:
         return triage_message(question.strip(), list(history), self.classifier)
 
     def answer(
-        self, question: str, history: Sequence[Turn] = (), verdict: TriageResult | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        verdict: TriageResult | None = None,
+        *,
+        channel: str = "api",
+        session_id: str | None = None,
     ) -> Answer:
         """Answer one question; the same result the stream's `done` event carries."""
-        for name, data in self.events(question, history, verdict):
+        for name, data in self.events(
+            question, history, verdict, channel=channel, session_id=session_id
+        ):
             if name == "done":
                 return Answer.model_validate(data)
         raise RuntimeError("pipeline ended without an answer")  # pragma: no cover
 
     def events(
-        self, question: str, history: Sequence[Turn] = (), verdict: TriageResult | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        verdict: TriageResult | None = None,
+        *,
+        channel: str = "api",
+        session_id: str | None = None,
     ) -> Iterator[Event]:
         """meta, delta (one per verified sentence or fixed paragraph), citations, done.
 
-        `verdict` is the result of `triage()` when the caller already has it.
+        `verdict` is the result of `triage()` when the caller already has it; `channel` and
+        `session_id` say where the question came from, for observers. Observers get the run's
+        record when the stream ends, also when the consumer stops early.
         """
-        run = _Run(uuid.uuid4().hex, question.strip(), list(history))
+        trace_id = uuid.uuid4().hex
+        record = RunRecord(trace_id, channel, session_id, question.strip(), time.time())
+        run = _Run(trace_id, question.strip(), list(history), record)
+        try:
+            yield from self._events(run, verdict)
+            record.completed = True
+        finally:
+            record.ended = time.time()
+            record.route, record.mode, record.model = run.route, run.mode, run.model
+            record.kept = [Kept(k.text, list(k.cites), k.support) for k in run.kept]
+            notify(self.observers, record)
+
+    def _events(self, run: _Run, verdict: TriageResult | None) -> Iterator[Event]:
         with run.stage("triage"):
             if verdict is None:
                 verdict = self.triage(run.question, run.history)
             verdict = self._model_check(run, verdict)
+        run.record.reason = verdict.reason
         if verdict.fixed:
             yield from self._fixed(run, verdict)
             return
@@ -245,9 +292,10 @@ class Pipeline:
         if verdict.care_note and verdict.route == Route.answer:
             run.parts.append(safety.care_note())
             yield "delta", {"text": safety.care_note()}
-        hedges = hedges_for(
-            [(item.text, [passages[n - 1].chunk for n in item.cites]) for item in run.kept]
-        )
+        with run.stage("hedge"):
+            hedges = hedges_for(
+                [(item.text, [passages[n - 1].chunk for n in item.cites]) for item in run.kept]
+            )
         for hedge in hedges:
             run.parts.append(hedge)
             yield "delta", {"text": hedge}
@@ -349,6 +397,7 @@ class Pipeline:
                             kept, reason = None, "dose figure out of place"
                         if kept is None:
                             log.info(json.dumps({"trace_id": run.trace_id, "dropped": reason}))
+                            run.record.dropped.append(Dropped(sentence, reason))
                             continue
                         pending.append(kept)
                         cited += bool(kept.cites)
@@ -361,6 +410,8 @@ class Pipeline:
                             pending = []
             except ComposerError as exc:
                 log.warning(json.dumps({"trace_id": run.trace_id, "llm_error": str(exc)}))
+            finally:
+                run.record.llm_calls.extend(composer.calls)
             if emitted or cited >= self.settings.min_verified_sentences:
                 for item in pending:
                     yield "delta", {"text": self._emit(run, item, passages)}
@@ -369,6 +420,7 @@ class Pipeline:
                 return
             if emitted == 0:
                 log.info(json.dumps({"trace_id": run.trace_id, "fallback": "extractive"}))
+                run.record.fallback = True
         if planned is None:
             planned = self._extractive(run, retrieval, passages, run.route)
         run.mode, run.model = "extractive", None
@@ -384,16 +436,17 @@ class Pipeline:
             draft = self.extractive.compose(
                 retrieval.query, retrieval.query_vector, passages, run.question
             )
+        kept: list[VerifiedSentence] = []
         with run.stage("verify"):
-            checked = [
-                verify_sentence(s, texts, self.threshold, self.embedder)[0]
-                for s in split_answer(draft)
-            ]
-        return [
-            kept
-            for kept in checked
-            if kept is not None and dose_allowed(kept.text, run.question, route)
-        ]
+            for sentence in split_answer(draft):
+                item, reason, _ = verify_sentence(sentence, texts, self.threshold, self.embedder)
+                if item is not None and not dose_allowed(item.text, run.question, route):
+                    item, reason = None, "dose figure out of place"
+                if item is None:
+                    run.record.dropped.append(Dropped(sentence, reason))
+                else:
+                    kept.append(item)
+        return kept
 
     def _qualify(self, run: _Run, passages: list[Passage]) -> Iterator[Event]:
         """After a model's answer, the statements the corpus says must qualify its claims.
@@ -494,6 +547,9 @@ class Pipeline:
         return out
 
     def _log(self, run: _Run, answer: Answer) -> None:
+        run.record.answer = answer
+        run.record.retrieved = list(answer.retrieved)
+        run.record.hedges = list(answer.hedges)
         # The question itself is health information: log its size, not its text.
         log.info(
             json.dumps(

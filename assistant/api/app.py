@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from assistant.api.errors import install_error_handlers
 from assistant.api.gate import AnswerGate
 from assistant.api.routes import answers, openai, sources, status
+from assistant.observe import feedback_hooks_for
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings, get_settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.state.pipeline = pipeline
     app.state.settings = settings
     app.state.gate = AnswerGate(settings.max_concurrent_answers, settings.queue_timeout_seconds)
+    app.state.feedback_hooks = feedback_hooks_for(settings)
     install_error_handlers(app)
     for module in (status, answers, openai, sources):
         app.include_router(module.router)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from assistant.compose.prompt import build_messages
 from assistant.errors import ComposerError
 from assistant.models import Turn
+from assistant.observe import LLMCall
 from assistant.retrieve import Passage
 from assistant.settings import Settings, quiet_third_parties
 
@@ -33,6 +36,8 @@ class LLMComposer:
         self.settings = settings
         self.models = [settings.model, *settings.fallback_models]
         self.used_model: str | None = None
+        # Every call made, with what it was asked and answered, for observers (tracing).
+        self.calls: list[LLMCall] = []
 
     def _kwargs(self, model: str) -> dict[str, Any]:
         s = self.settings
@@ -61,6 +66,8 @@ class LLMComposer:
         messages = build_messages(question, passages, history)
         errors = []
         for model in self.models:
+            call = LLMCall(model, messages, start=time.time())
+            self.calls.append(call)
             try:
                 stream = litellm.completion(messages=messages, stream=True, **self._kwargs(model))
                 iterator = iter(stream)
@@ -68,15 +75,19 @@ class LLMComposer:
             except Exception as exc:
                 log.warning("model %s failed: %s", model, _short(exc))
                 errors.append(f"{model}: {_short(exc)}")
+                call.error, call.end = _short(exc), time.time()
                 continue
             self.used_model = model
             try:
-                if first is not None:
-                    yield _delta(first)
-                for part in iterator:
-                    yield _delta(part)
+                for part in itertools.chain([first] if first is not None else [], iterator):
+                    text = _delta(part)
+                    call.output += text
+                    yield text
             except Exception as exc:
+                call.error = _short(exc)
                 raise ComposerError(f"{model} failed mid-stream: {_short(exc)}") from exc
+            finally:
+                call.end = time.time()
             return
         raise ComposerError("; ".join(errors) or "no model configured")
 

@@ -23,9 +23,9 @@ def answer(body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: 
     # Triage runs before, and outside, the answer gate: a crisis reply never waits.
     verdict = pipe.triage(question, body.history)
     if verdict.fixed:
-        return pipe.answer(question, body.history, verdict)
+        return pipe.answer(question, body.history, verdict, session_id=body.session_id)
     with gate.slot():
-        return pipe.answer(question, body.history, verdict)
+        return pipe.answer(question, body.history, verdict, session_id=body.session_id)
 
 
 @router.post(
@@ -40,7 +40,11 @@ async def answer_stream(
     verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
     events = (
         sse.event(name, data)
-        for name, data in sse.guarded(pipe.events(question, body.history, verdict))
+        for name, data in sse.guarded(
+            pipe.events(
+                question, body.history, verdict, channel="stream", session_id=body.session_id
+            )
+        )
     )
     busy = [sse.event("error", {"message": BUSY_MESSAGE})]
     stream: AsyncIterator[ServerSentEvent] = (

@@ -29,7 +29,9 @@ async def chat_completions(
     if body.stream:
         chunks = (
             sse.data_only(chunk)
-            for chunk in stream_chunks(sse.guarded(pipe.events(question, history, verdict)))
+            for chunk in stream_chunks(
+                sse.guarded(pipe.events(question, history, verdict, channel="openai"))
+            )
         )
         busy = [
             sse.data_only(json.dumps({"error": {"message": BUSY_MESSAGE, "type": "busy"}})),
@@ -42,9 +44,9 @@ async def chat_completions(
 
     def answer() -> dict[str, Any]:
         if verdict.fixed:  # a crisis reply never waits for a slot
-            return completion(pipe.answer(question, history, verdict))
+            return completion(pipe.answer(question, history, verdict, channel="openai"))
         with gate.slot():
-            return completion(pipe.answer(question, history, verdict))
+            return completion(pipe.answer(question, history, verdict, channel="openai"))
 
     return await anyio.to_thread.run_sync(answer)
 
