@@ -14,6 +14,7 @@ message always says what went wrong and, where it can, what to do about it.
     │   └── MarkError         a fact mark in a corpus document cannot be read
     └── EvalError             an eval run could not be set up or scored
         ├── CaseLoadError     an eval case file is malformed
+        ├── RunLoadError      an eval output folder cannot be read
         ├── ThresholdError    the thresholds file is malformed
         ├── HttpTargetError   the service under evaluation did not answer
         └── VerifierError     an independent verifier could not score an answer
@@ -74,6 +75,10 @@ class EvalError(FibroError):
 
 class CaseLoadError(EvalError, ValueError):
     """An eval case file is malformed; the message names the file and line."""
+
+
+class RunLoadError(EvalError, ValueError):
+    """An output folder's summary.json or results.jsonl cannot be read (names file and line)."""
 
 
 class ThresholdError(EvalError, ValueError):

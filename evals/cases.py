@@ -1,6 +1,6 @@
 """Eval cases: the JSONL format, loading and validation.
 
-One case per line. The format of ``/work/shared/reference/eval-examples.jsonl`` is accepted as it
+One case per line. The format of the team's shared examples (``cases/examples.jsonl``, kept unchanged) is accepted as it
 is (``id``, ``question``, ``category``, ``expected_behavior``, ``must_cite``, ``must_hedge``,
 ``must_refuse_or_redirect``, ``expected_sources``); the optional fields ``history``,
 ``expected_route``, ``style`` and ``tags`` are this project's own. Unknown fields are rejected so a
@@ -15,10 +15,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from assistant.errors import CaseLoadError
 from assistant.models import TOPICS, Route, Turn
 
 EVALS_DIR = Path(__file__).resolve().parent
@@ -26,19 +27,6 @@ CASES_DIR = EVALS_DIR / "cases"
 CORE_SUITE = CASES_DIR / "core.jsonl"
 DEFAULT_THRESHOLDS = EVALS_DIR / "thresholds.toml"
 
-CATEGORIES = (
-    "study_findings",
-    "mouse_to_human",
-    "treatment",
-    "diagnosis",
-    "general_fms",
-    "out_of_scope",
-    "medical_advice_boundary",
-    "emergency",
-    "prompt_injection",
-    "misinformation_premise",
-    "multi_turn",
-)
 Category = Literal[
     "study_findings",
     "mouse_to_human",
@@ -52,7 +40,10 @@ Category = Literal[
     "misinformation_premise",
     "multi_turn",
 ]
-STYLES = ("patient_typed", "clinician", "standard")
+# The canonical category order (reports list categories in it), from the one definition above.
+CATEGORIES: tuple[str, ...] = get_args(Category)
+Style = Literal["patient_typed", "clinician", "standard"]
+STYLES: tuple[str, ...] = get_args(Style)
 
 # Routes that answer with research content vs. the fixed triage replies.
 SAFETY_ROUTES = frozenset({Route.crisis.value, Route.emergency.value})
@@ -79,10 +70,6 @@ _MUST_CITE_RE = re.compile(r"^[A-Z]{1,2}\d{1,2}(?:/[A-Z]{1,2}\d{1,2})*: \S.*$")
 _CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class CaseLoadError(ValueError):
-    """A suite file could not be read or one of its cases is invalid."""
-
-
 class EvalCase(BaseModel):
     """One eval case (one JSONL line)."""
 
@@ -99,7 +86,7 @@ class EvalCase(BaseModel):
     # Optional, this project's own fields.
     history: list[Turn] = Field(default_factory=list, max_length=40)
     expected_route: Route | list[Route] | None = None
-    style: Literal["patient_typed", "clinician", "standard"] | None = None
+    style: Style | None = None
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("id")
@@ -172,15 +159,28 @@ class EvalCase(BaseModel):
         return bool(self.expected_sources) and not self.expects_safety_route
 
     @property
+    def needed_facts(self) -> list[tuple[str, ...]]:
+        """One entry per `must_cite` item: the fact IDs that state it (see `must_cite_facts`)."""
+        return [must_cite_facts(item) for item in self.must_cite]
+
+    @property
     def fact_ids(self) -> list[str]:
-        """Fact IDs named in `must_cite` ("D2/D4: ..." gives D2 and D4)."""
-        ids: list[str] = []
-        for item in self.must_cite:
-            ids.extend(item.split(":", 1)[0].split("/"))
-        return ids
+        """Every fact ID named in `must_cite` ("D2/D4: ..." gives D2 and D4)."""
+        return [fact for item in self.needed_facts for fact in item]
 
 
-def _format_validation_error(err: ValidationError) -> str:
+def must_cite_facts(item: str) -> tuple[str, ...]:
+    """The fact IDs of one `must_cite` item: "A7: healthy-control IgG had no effect" -> ("A7",).
+
+    "D2/D4: established ACR diagnostic criteria" names alternatives, ("D2", "D4"): the item is
+    stated when either fact is. The one reading of the item format in evals (validated above by
+    `_MUST_CITE_RE`).
+    """
+    return tuple(fact.strip() for fact in item.split(":", 1)[0].split("/"))
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem, "field.path: message", for errors that name a file and line."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(case)"
@@ -208,7 +208,7 @@ def parse_cases(text: str, source: str = "<string>") -> list[EvalCase]:
         except ValidationError as exc:
             case_id = raw.get("id", "?")
             raise CaseLoadError(
-                f"{source}:{lineno}: case {case_id!r}: {_format_validation_error(exc)}"
+                f"{source}:{lineno}: case {case_id!r}: {format_validation_error(exc)}"
             ) from None
         if case.id in seen:
             raise CaseLoadError(

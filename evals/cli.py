@@ -7,7 +7,10 @@ Wiring into the ``fibro`` CLI::
     ...
     return args.handler(args)
 
-Standalone: ``python -m evals.cli [--cases ...]`` / ``python -m evals.cli compare A B``.
+Standalone, without the ``fibro`` entry point, the same arguments follow ``python -m evals.cli``:
+``python -m evals.cli [--cases ...]``, ``python -m evals.cli compare A B``,
+``python -m evals.cli triage``. A leading ``eval`` is accepted too (``python -m evals.cli eval
+compare A B``), so a ``fibro eval ...`` line works with ``fibro`` replaced.
 
 Exit codes: 0 all thresholds met (or compare without regressions), 1 a threshold missed (or
 ``--fail-on-regression`` with regressions), 2 bad cases/thresholds/arguments or the target could
@@ -19,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cases import (
     CATEGORIES,
@@ -30,6 +35,9 @@ from .cases import (
     filter_cases,
     load_cases,
 )
+
+if TYPE_CHECKING:
+    from .runner import Target
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -81,14 +89,25 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+DESCRIPTION = (
+    "Run eval cases in-process (default) or against --url, score them and write "
+    "results.jsonl, summary.json and report.html to --out. Exits 1 when a threshold is missed."
+)
+
+
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``eval`` (with its ``compare`` sub-command) to a ``fibro`` sub-parser collection."""
+    """Add ``eval`` (with its ``compare`` and ``triage`` sub-commands) to a ``fibro`` sub-parser
+    collection."""
     parser = subparsers.add_parser(
-        "eval",
-        help="run the eval suite and score groundedness and safety",
-        description="Run eval cases in-process (default) or against --url, score them and write "
-        "results.jsonl, summary.json and report.html to --out. Exits 1 when a threshold is missed.",
+        "eval", help="run the eval suite and score groundedness and safety", description=DESCRIPTION
     )
+    _configure(parser)
+    return parser
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    """The eval arguments and sub-commands, shared by ``fibro eval`` and ``python -m evals.cli``
+    so the two cannot drift apart."""
     _add_run_args(parser)
     sub = parser.add_subparsers(dest="eval_command", metavar="{compare,triage}")
     cmp = sub.add_parser(
@@ -109,15 +128,15 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
     add_triage_parser(sub)
     parser.set_defaults(func=run_eval, handler=run_eval, eval_command=None)
-    return parser
 
 
 def _run_compare(args: argparse.Namespace) -> int:
     from .compare import compare_runs, format_comparison
+    from .report import RunLoadError
 
     try:
         cmp = compare_runs(args.a, args.b)
-    except (FileNotFoundError, json.JSONDecodeError) as exc:
+    except (FileNotFoundError, RunLoadError) as exc:
         print(f"fibro eval compare: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -127,7 +146,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_regression and cmp.regressions else 0
 
 
-def _build_target(args: argparse.Namespace):
+def _build_target(args: argparse.Namespace) -> Target:
     from .runner import HttpTarget, InProcessTarget
 
     if args.url:
@@ -194,12 +213,15 @@ def run_eval(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fibro")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_eval_parser(subparsers)
-    args = parser.parse_args(argv)
-    return args.func(args)
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evals.cli``: the arguments of ``fibro eval``, with or without ``eval`` first."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["eval"]:
+        args_in = args_in[1:]
+    parser = argparse.ArgumentParser(prog="python -m evals.cli", description=DESCRIPTION)
+    _configure(parser)
+    args = parser.parse_args(args_in)
+    return run_eval(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Compare two eval runs: what got better and what got worse, overall, per category, per case."""
+"""Compare two eval runs: what got better and what got worse, overall, per category, per case.
+
+Which metrics are compared, and which way is better, comes from evals/registry.py.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .metrics import LATENCY_KEYS, LOWER_IS_BETTER, SCORE_KEYS, SUMMARY_KEYS
-from .report import _fmt, load_run
+from .registry import BY_SUMMARY_KEY, CASE_METRICS, METRICS, Metric
+from .report import load_run
+from .results import CaseResult
 
-CASE_SCORE_KEYS = (*SCORE_KEYS, "triage_false_fire")
 EPS = 1e-9
 # Latency changes smaller than this share are noise, not a change.
 LATENCY_REL_TOL = 0.10
@@ -19,10 +22,20 @@ LATENCY_ABS_TOL_MS = 25.0
 
 @dataclass
 class MetricDelta:
+    """One summary metric of one scope (overall or a category) in runs A and B."""
+
     scope: str
-    metric: str
+    metric: str  # summary name (evals/registry.py)
     a: float | None
     b: float | None
+
+    @property
+    def registered(self) -> Metric:
+        return BY_SUMMARY_KEY[self.metric]
+
+    @property
+    def is_latency(self) -> bool:
+        return self.registered.kind == "latency"
 
     @property
     def delta(self) -> float | None:
@@ -34,14 +47,13 @@ class MetricDelta:
         d = self.delta
         if d is None:
             return "n/a" if self.a == self.b else ("new" if self.a is None else "gone")
-        if self.metric in LATENCY_KEYS:
+        if self.is_latency:
             base = max(abs(self.a or 0.0), 1.0)
             if abs(d) / base < LATENCY_REL_TOL or abs(d) < LATENCY_ABS_TOL_MS:
                 return "same"
         elif abs(d) <= EPS:
             return "same"
-        lower_better = self.metric in LOWER_IS_BETTER
-        return "better" if (d < 0) == lower_better else "worse"
+        return "better" if (d < 0) == self.registered.lower_is_better else "worse"
 
 
 @dataclass
@@ -87,7 +99,7 @@ class Comparison:
         return [c for c in self.cases if c.better]
 
     def as_dict(self) -> dict[str, Any]:
-        def md(d: MetricDelta) -> dict:
+        def md(d: MetricDelta) -> dict[str, Any]:
             return {
                 "scope": d.scope,
                 "metric": d.metric,
@@ -127,23 +139,23 @@ def _metric_deltas(
 ) -> list[MetricDelta]:
     a = a or {}
     b = b or {}
-    return [MetricDelta(scope, k, a.get(k), b.get(k)) for k in (*SUMMARY_KEYS, "error_rate")]
+    return [
+        MetricDelta(scope, m.summary_key, a.get(m.summary_key), b.get(m.summary_key))
+        for m in METRICS
+    ]
 
 
-def _case_change(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> CaseChange:
+def _case_change(ra: CaseResult, rb: CaseResult) -> CaseChange:
     change = CaseChange(
-        id=ra["id"],
-        category=rb.get("category", ra.get("category", "")),
-        a_passed=ra.get("passed"),
-        b_passed=rb.get("passed"),
-        a_route=ra.get("route"),
-        b_route=rb.get("route"),
+        id=ra.id,
+        category=rb.category or ra.category,
+        a_passed=ra.passed,
+        b_passed=rb.passed,
+        a_route=ra.route,
+        b_route=rb.route,
     )
-    sa, sb = ra.get("scores") or {}, rb.get("scores") or {}
-    for key in CASE_SCORE_KEYS:
-        va, vb = sa.get(key), sb.get(key)
-        if va is None and vb is None:
-            continue
+    for m in CASE_METRICS:
+        va, vb = ra.score(m.name), rb.score(m.name)
         if va is None or vb is None:
             # The metric stopped or started applying (e.g. the route changed); route_accuracy and
             # the error field carry that change.
@@ -151,12 +163,11 @@ def _case_change(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> CaseChange:
         d = vb - va
         if abs(d) <= EPS:
             continue
-        text = f"{key} {va:.2f} -> {vb:.2f}"
-        lower_better = key in LOWER_IS_BETTER
-        (change.better if (d < 0) == lower_better else change.worse).append(text)
-    if (ra.get("error") is None) != (rb.get("error") is None):
-        (change.worse if rb.get("error") else change.better).append(
-            f"error: {rb.get('error') or 'none (was: ' + str(ra.get('error')) + ')'}"
+        text = f"{m.name} {va:.2f} -> {vb:.2f}"
+        (change.better if (d < 0) == m.lower_is_better else change.worse).append(text)
+    if (ra.error is None) != (rb.error is None):
+        (change.worse if rb.error else change.better).append(
+            f"error: {rb.error or 'none (was: ' + str(ra.error) + ')'}"
         )
     return change
 
@@ -174,8 +185,8 @@ def compare_runs(a_path: str | Path, b_path: str | Path) -> Comparison:
                 cat, sa.get("by_category", {}).get(cat), sb.get("by_category", {}).get(cat)
             )
         )
-    ia = {r["id"]: r for r in rows_a}
-    ib = {r["id"]: r for r in rows_b}
+    ia = {r.id: r for r in rows_a}
+    ib = {r.id: r for r in rows_b}
     cases = [_case_change(ia[i], ib[i]) for i in ia if i in ib]
     return Comparison(
         a=str(a_path),
@@ -195,27 +206,20 @@ def format_comparison(cmp: Comparison, *, max_cases: int = 50) -> str:
     """Text report: overall deltas, category changes, then case by case."""
     lines = [f"A (baseline):  {cmp.a}", f"B (candidate): {cmp.b}", "", "Overall:"]
     for d in cmp.overall:
-        delta = (
-            ""
-            if d.delta is None
-            else f"{d.delta:+.2f}"
-            if d.metric not in LATENCY_KEYS
-            else f"{d.delta:+.0f}"
-        )
+        m = d.registered
+        delta = "" if d.delta is None else f"{d.delta:+.0f}" if d.is_latency else f"{d.delta:+.2f}"
         lines.append(
-            f"  {d.metric:<24} {_fmt(d.metric, d.a):>8} -> {_fmt(d.metric, d.b):>8}  {delta:>7}  {_ARROW[d.direction]}"
+            f"  {d.metric:<24} {m.format(d.a):>8} -> {m.format(d.b):>8}  {delta:>7}  {_ARROW[d.direction]}"
         )
     # Per-category latency over a handful of cases is noise; latency is compared overall only.
     changed = [
-        d
-        for d in cmp.by_category
-        if d.direction in ("better", "worse") and d.metric not in LATENCY_KEYS
+        d for d in cmp.by_category if d.direction in ("better", "worse") and not d.is_latency
     ]
     if changed:
         lines.append("\nBy category (changed):")
         for d in changed:
             lines.append(
-                f"  {d.scope:<24} {d.metric:<24} {_fmt(d.metric, d.a):>8} -> {_fmt(d.metric, d.b):>8}  {_ARROW[d.direction]}"
+                f"  {d.scope:<24} {d.metric:<24} {d.registered.format(d.a):>8} -> {d.registered.format(d.b):>8}  {_ARROW[d.direction]}"
             )
     groups = [
         ("Regressed (passed in A, fails in B)", [c for c in cmp.cases if c.verdict == "regressed"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
+from assistant.errors import HttpTargetError
 from assistant.models import Answer, ChunkView, Route, Turn
 
 from . import metrics
 from .cases import EvalCase
-from .statements import must_cite_ids, on_topic, statements
+from .registry import CASE_METRICS, CASE_SCORE_NAMES
+from .results import CaseDetails, CaseResult, Scores, SentenceDetail, StatementDetail
+from .statements import on_topic, statements
 from .verifiers import CachingVerifier, Verifier
 
 # Routes whose replies make research claims (with citations). Citation support/recall/precision
@@ -96,10 +99,6 @@ class InProcessTarget:
             close()
 
 
-class HttpTargetError(RuntimeError):
-    pass
-
-
 class HttpTarget:
     """Talks to a running service: ``POST /v1/answer`` and ``GET /v1/chunks/{chunk_id}``."""
 
@@ -140,64 +139,65 @@ class HttpTarget:
 # ---------------------------------------------------------------------------------------------
 
 
-def _case_header(case: EvalCase) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "category": case.category,
-        "style": case.style,
-        "question": case.question,
-        "history": [t.model_dump() for t in case.history],
-        "expected_behavior": case.expected_behavior,
-        "must_cite": list(case.must_cite),
-        "must_hedge": case.must_hedge,
-        "must_refuse_or_redirect": case.must_refuse_or_redirect,
-        "expected_sources": list(case.expected_sources),
-        "expected_routes": sorted(case.expected_routes),
-    }
+def _error_scores(case: EvalCase) -> Scores:
+    """Scores of a case whose answer call failed: 0 on every check that applies to it by
+    definition of the case (it could not have been met), None where applying needs an answer."""
+    scores: Scores = dict.fromkeys(CASE_SCORE_NAMES)
+    scores.update(
+        retrieval_hit_at_5=0.0 if case.retrieval_applies else None,
+        retrieval_mrr=0.0 if case.retrieval_applies else None,
+        hedge_compliance=0.0 if case.must_hedge else None,
+        route_accuracy=0.0,
+        refusal_compliance=0.0 if case.must_refuse_or_redirect else None,
+        crisis_recall=0.0 if case.expects_safety_route else None,
+        fact_recall=0.0 if case.must_cite and case.is_ordinary else None,
+    )
+    return scores
 
 
-def _error_scores(case: EvalCase) -> dict[str, float | None]:
-    """Scores of a case whose answer call failed: 0 on every check that applies to it."""
-    return {
-        "retrieval_hit_at_5": 0.0 if case.retrieval_applies else None,
-        "retrieval_mrr": 0.0 if case.retrieval_applies else None,
-        "citation_validity": None,
-        "citation_support": None,
-        "citation_recall": None,
-        "citation_precision": None,
-        "hedge_compliance": 0.0 if case.must_hedge else None,
-        "route_accuracy": 0.0,
-        "refusal_compliance": 0.0 if case.must_refuse_or_redirect else None,
-        "crisis_recall": 0.0 if case.expects_safety_route else None,
-        "triage_false_fire": None,
-        "fact_recall": 0.0 if case.must_cite and case.is_ordinary else None,
-        "off_topic_rate": None,
-        "off_topic_sentences": None,
-        "mouse_caveat_misplaced": None,
-    }
-
-
-def case_failures(scores: dict[str, float | None], error: str | None) -> list[str]:
-    """Names of the checks a case failed (for the report's failing-case list)."""
+def case_failures(scores: Scores, error: str | None) -> list[str]:
+    """Names of the checks a case failed (for the report's failing-case list): ``error``, then
+    every gating metric of the registry whose score falls short, in registry order."""
     failed: list[str] = ["error"] if error else []
-    for key in (
-        "retrieval_hit_at_5",
-        "hedge_compliance",
-        "route_accuracy",
-        "refusal_compliance",
-        "crisis_recall",
-    ):
-        if scores.get(key) == 0.0:
-            failed.append(key)
-    if scores.get("mouse_caveat_misplaced") == 1.0:
-        failed.append("mouse_caveat_misplaced")
-    for key in ("citation_validity", "citation_support"):
-        value = scores.get(key)
-        if value is not None and value < 1.0:
-            failed.append(key)
-    if scores.get("triage_false_fire") == 1.0:
-        failed.append("triage_false_fire")
+    failed.extend(m.name for m in CASE_METRICS if m.fails(scores.get(m.name)))
     return failed
+
+
+def _result(
+    case: EvalCase,
+    *,
+    answer: Answer | None,
+    latency_ms: float | None,
+    error: str | None,
+    trace: str | None,
+    scores: Scores,
+    details: CaseDetails,
+) -> CaseResult:
+    """The case's result row: the case as it was run (so a results file stands on its own), what
+    came back, and the scores; its failures and verdict follow from the scores and the error."""
+    failures = case_failures(scores, error)
+    return CaseResult(
+        id=case.id,
+        category=case.category,
+        style=case.style,
+        question=case.question,
+        history=list(case.history),
+        expected_behavior=case.expected_behavior,
+        must_cite=list(case.must_cite),
+        must_hedge=case.must_hedge,
+        must_refuse_or_redirect=case.must_refuse_or_redirect,
+        expected_sources=list(case.expected_sources),
+        expected_routes=sorted(case.expected_routes),
+        answer=None if answer is None else answer.model_dump(mode="json"),
+        route=None if answer is None else Route(answer.route).value,
+        latency_ms=latency_ms,
+        error=error,
+        traceback=trace,
+        scores=scores,
+        details=details,
+        failures=failures,
+        passed=not failures,
+    )
 
 
 def cited_passages(answer: Answer, chunk_texts: dict[str, str | None]) -> dict[int, str]:
@@ -218,15 +218,19 @@ def score_answer(
     answer: Answer,
     get_chunk: Callable[[str], ChunkView | None],
     verifier: Verifier | None,
-) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """All per-case scores for one answer, plus details for the report."""
+) -> tuple[Scores, CaseDetails]:
+    """Every registered per-case score for one answer, plus details for the report.
+
+    Each key is a per-case metric of evals/registry.py; a metric that does not apply is None.
+    A new per-case metric is scored here (tests check that every registered name is)."""
     route = Route(answer.route).value
-    details: dict[str, Any] = {}
-    scores: dict[str, float | None] = {}
+    details = CaseDetails()
+    scores: Scores = {}
 
     if case.retrieval_applies:
-        rank = metrics.first_relevant_rank(answer.retrieved, case.expected_sources)
-        details["first_relevant_rank"] = rank
+        details.first_relevant_rank = metrics.first_relevant_rank(
+            answer.retrieved, case.expected_sources
+        )
         scores["retrieval_hit_at_5"] = metrics.hit_at_k(answer.retrieved, case.expected_sources, 5)
         scores["retrieval_mrr"] = metrics.reciprocal_rank(answer.retrieved, case.expected_sources)
     else:
@@ -241,7 +245,7 @@ def score_answer(
     validity = metrics.citation_validity(answer.answer, answer.citations, chunk_texts)
     scores["citation_validity"] = validity.score
     if validity.problems:
-        details["citation_problems"] = validity.problems
+        details.citation_problems = validity.problems
 
     # Support, ALCE recall and precision (content routes only).
     scores["citation_support"] = scores["citation_recall"] = scores["citation_precision"] = None
@@ -254,17 +258,17 @@ def score_answer(
             scores["citation_support"] = res.support
             scores["citation_recall"] = res.recall
             scores["citation_precision"] = res.precision
-            details["sentences"] = [
-                {
-                    "sentence": s.sentence,
-                    "cited": s.cited,
-                    "supported": s.supported,
-                    "citation_ok": {str(k): v for k, v in s.citation_ok.items()},
-                }
+            details.sentences = [
+                SentenceDetail(
+                    sentence=s.sentence,
+                    cited=s.cited,
+                    supported=s.supported,
+                    citation_ok={str(k): v for k, v in s.citation_ok.items()},
+                )
                 for s in res.sentences
             ]
         except Exception as exc:  # verifier down: the other scores still count
-            details["verifier_error"] = f"{type(exc).__name__}: {exc}"
+            details.verifier_error = f"{type(exc).__name__}: {exc}"
 
     scores["hedge_compliance"] = (
         metrics.hedge_compliance(case.must_hedge, answer.answer, answer.hedges)
@@ -286,10 +290,10 @@ def _statement_scores(
     answer: Answer,
     get_chunk: Callable[[str], ChunkView | None],
     route: str,
-    details: dict[str, Any],
-) -> dict[str, float | None]:
+    details: CaseDetails,
+) -> Scores:
     """fact_recall, off-topic sentences and a misplaced mouse caveat, from the fact marks."""
-    scores: dict[str, float | None] = dict.fromkeys(
+    scores: Scores = dict.fromkeys(
         ("fact_recall", "off_topic_rate", "off_topic_sentences", "mouse_caveat_misplaced")
     )
     if route not in CONTENT_ROUTES and not (route == Route.no_evidence.value and case.is_ordinary):
@@ -297,9 +301,10 @@ def _statement_scores(
     said = statements(answer, get_chunk, non_claims=[*answer.hedges, answer.disclaimer])
     if said and not any(s.marked for s in said):
         return scores  # sources without fact marks: nothing to read facts from
-    needed = must_cite_ids(case.must_cite)
+    needed = case.needed_facts
+    stated = {f for s in said for f in s.facts}
     if case.is_ordinary or route in CONTENT_ROUTES:
-        scores["fact_recall"] = metrics.fact_recall(needed, {f for s in said for f in s.facts})
+        scores["fact_recall"] = metrics.fact_recall(needed, stated)
     if route not in CONTENT_ROUTES:
         return scores
     flags = [on_topic(s, case.question, case.must_cite, case.expected_sources) for s in said]
@@ -309,56 +314,59 @@ def _statement_scores(
     scores["mouse_caveat_misplaced"] = metrics.mouse_caveat_misplaced(
         caveat, [s.evidence for s in said]
     )
-    details["statements"] = [
-        {
-            "sentence": s.sentence,
-            "facts": sorted(s.facts),
-            "evidence": sorted(s.evidence),
-            "on_topic": on,
-        }
+    details.statements = [
+        StatementDetail(
+            sentence=s.sentence,
+            facts=sorted(s.facts),
+            evidence=sorted(s.evidence),
+            on_topic=on,
+        )
         for s, on in zip(said, flags, strict=True)
     ]
     if needed:
-        details["facts_missing"] = sorted(set(needed) - {f for s in said for f in s.facts})
+        details.facts_missing = sorted(
+            {"/".join(item) for item in needed if not stated & set(item)}
+        )
     return scores
 
 
-def run_case(case: EvalCase, target: Target, verifier: Verifier | None) -> dict[str, Any]:
-    """Run and score one case. Never raises: errors land in the row's ``error`` field."""
-    row = _case_header(case)
+def run_case(case: EvalCase, target: Target, verifier: Verifier | None) -> CaseResult:
+    """Run and score one case. Never raises: errors land in the result's ``error`` field."""
     answer: Answer | None = None
+    error: str | None = None
+    trace: str | None = None
     started = time.perf_counter()
     try:
         answer = target.answer(case.question, list(case.history))
-        row["latency_ms"] = (time.perf_counter() - started) * 1000.0
     except Exception as exc:
-        row["latency_ms"] = (time.perf_counter() - started) * 1000.0
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        row["traceback"] = traceback.format_exc(limit=8)
+        failed: Exception | None = exc
+    else:
+        failed = None
+    latency_ms = (time.perf_counter() - started) * 1000.0  # the call only, not the traceback
+    if failed is not None:
+        error = f"{type(failed).__name__}: {failed}"
+        trace = "".join(traceback.format_exception(failed, limit=8))
+    scores, details = _error_scores(case), CaseDetails()
     if answer is not None:
-        row["answer"] = answer.model_dump(mode="json")
-        row["route"] = Route(answer.route).value
         try:
             scores, details = score_answer(case, answer, target.get_chunk, verifier)
-            row["error"] = None
         except Exception as exc:
-            scores, details = _error_scores(case), {}
-            row["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
-            row["traceback"] = traceback.format_exc(limit=8)
-    else:
-        row["answer"] = None
-        row["route"] = None
-        scores, details = _error_scores(case), {}
-    row["scores"] = scores
-    row["details"] = details
-    row["failures"] = case_failures(scores, row.get("error"))
-    row["passed"] = not row["failures"]
-    return row
+            error = f"scoring failed: {type(exc).__name__}: {exc}"
+            trace = traceback.format_exc(limit=8)
+    return _result(
+        case,
+        answer=answer,
+        latency_ms=latency_ms,
+        error=error,
+        trace=trace,
+        scores=scores,
+        details=details,
+    )
 
 
 @dataclass
 class RunOutcome:
-    rows: list[dict[str, Any]]
+    rows: list[CaseResult]
     summary: dict[str, Any]
     out_dir: Path | None
     threshold_failures: list[str] = field(default_factory=list)
@@ -375,10 +383,10 @@ def run_cases(
     workers: int = 4,
     verifier: Verifier | None = None,
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Run cases in parallel; rows come back in case order."""
+) -> list[CaseResult]:
+    """Run cases in parallel; results come back in case order."""
     cached = CachingVerifier(verifier) if verifier is not None else None
-    rows: list[dict[str, Any] | None] = [None] * len(cases)
+    rows: list[CaseResult | None] = [None] * len(cases)
     from tqdm import tqdm
 
     with (
@@ -389,22 +397,19 @@ def run_cases(
         for fut in as_completed(futures):
             i = futures[fut]
             try:
-                rows[i] = fut.result()
+                row = fut.result()
             except Exception as exc:  # run_case does not raise; belt and braces
-                row = _case_header(cases[i])
-                row.update(
+                row = _result(
+                    cases[i],
                     answer=None,
-                    route=None,
                     latency_ms=None,
                     error=f"{type(exc).__name__}: {exc}",
+                    trace=None,
                     scores=_error_scores(cases[i]),
-                    details={},
+                    details=CaseDetails(),
                 )
-                row["failures"] = case_failures(row["scores"], row["error"])
-                row["passed"] = False
-                rows[i] = row
-            r = rows[i]
-            bar.set_postfix_str(f"{cases[i].id} {'ok' if r and r['passed'] else 'FAIL'}")
+            rows[i] = row
+            bar.set_postfix_str(f"{cases[i].id} {'ok' if row.passed else 'FAIL'}")
             bar.update(1)
     return [r for r in rows if r is not None]
 
@@ -416,8 +421,8 @@ def run_suite(
     workers: int = 4,
     *,
     verifier: Verifier | None = None,
-    thresholds: dict | None = None,
-    meta: dict[str, Any] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> RunOutcome:
     """Run, score, check thresholds and (when ``out_dir`` is given) write results.jsonl,
@@ -427,7 +432,7 @@ def run_suite(
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     rows = run_cases(cases, target, workers=workers, verifier=verifier, progress=progress)
-    run_meta = {
+    run_meta: dict[str, Any] = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - t0, 2),
         "target": target.name,
@@ -435,12 +440,9 @@ def run_suite(
         "verifier": verifier.name if verifier is not None else None,
         **(meta or {}),
     }
-    modes = sorted({r["answer"]["mode"] for r in rows if r.get("answer")})
-    models = sorted(
-        {r["answer"]["model"] for r in rows if r.get("answer") and r["answer"].get("model")}
-    )
-    run_meta.setdefault("modes", modes)
-    run_meta.setdefault("answer_models", models)
+    answers = [r.answer for r in rows if r.answer]
+    run_meta.setdefault("modes", sorted({a["mode"] for a in answers}))
+    run_meta.setdefault("answer_models", sorted({a["model"] for a in answers if a.get("model")}))
     summary = report.build_summary(rows, run_meta)
     failures: list[str] = []
     if thresholds is not None:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from assistant.models import Answer, ChunkView, FactMark
 from assistant.sentences import split_passage
 
-from .metrics import citation_numbers, split_sentences, strip_markers
+from .answer_text import citation_numbers, split_sentences, strip_markers
+from .cases import must_cite_facts
 
 # Fact ID prefixes by fact-sheet section (FACTS.md's topic index). Longer prefixes first.
 FACT_TOPICS: tuple[tuple[str, str], ...] = (
@@ -262,11 +263,6 @@ def statements(
     return out
 
 
-def must_cite_ids(must_cite: Sequence[str]) -> list[str]:
-    """ "A7: healthy-control IgG had no effect" -> "A7"."""
-    return [item.split(":", 1)[0].strip() for item in must_cite]
-
-
 def on_topic(
     statement: Statement, question: str, must_cite: Sequence[str], expected_sources: Sequence[str]
 ) -> bool:
@@ -275,7 +271,7 @@ def on_topic(
     It does when it states a fact the case needs, or a fact from a topic the case expects, or
     shares the question's own content words (two of them, or the only one the question has).
     """
-    needed = set(must_cite_ids(must_cite))
+    needed = {fact for item in must_cite for fact in must_cite_facts(item)}
     if statement.facts & needed:
         return True
     if {topic_of(f) for f in statement.facts} & set(expected_sources):

@@ -209,7 +209,7 @@ def meets_targets(report: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def add_triage_parser(subparsers: Any) -> None:
+def add_triage_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "triage",
         help="Cross-validate the safety classifier and score triage on the unseen set.",

@@ -1,7 +1,8 @@
 """Verifiers decide whether passages support a sentence (for citation support, recall, precision).
 
 - ``EmbeddingLexicalVerifier`` (default) wraps the pipeline's own ``assistant.verify.support_score``
-  and ``SUPPORT_THRESHOLD``, imported lazily so this module loads without the model.
+  at the configured ``support_threshold`` (``FIBRO_SUPPORT_THRESHOLD``), imported lazily so this
+  module loads without the model.
 - ``LLMJudgeVerifier(model)`` asks an LLM through litellm, which must answer strictly "yes" or "no".
 
 Both are wrapped in ``CachingVerifier`` by the runner, so ALCE precision (which asks about the same
@@ -12,12 +13,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-
-class VerifierError(RuntimeError):
-    """The verifier could not reach a verdict (judge unreachable, unparseable reply...)."""
+from assistant.errors import VerifierError
 
 
 @runtime_checkable
@@ -39,14 +38,15 @@ class EmbeddingLexicalVerifier:
 
     def __init__(self, threshold: float | None = None) -> None:
         self._threshold = threshold
-        self._score = None
+        self._score: Callable[[str, Sequence[str]], float] | None = None
 
-    def _load(self):
+    def _load(self) -> Callable[[str, Sequence[str]], float]:
         if self._score is None:
-            from assistant.verify import SUPPORT_THRESHOLD, support_score
+            from assistant.settings import get_settings
+            from assistant.verify import support_score
 
             if self._threshold is None:
-                self._threshold = float(SUPPORT_THRESHOLD)
+                self._threshold = get_settings().support_threshold
             self._score = support_score
         return self._score
 
@@ -112,7 +112,7 @@ class LLMJudgeVerifier:
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
 
-    def _completion(self):
+    def _completion(self) -> Callable[..., Any]:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
@@ -122,7 +122,7 @@ class LLMJudgeVerifier:
         if not passages:
             return False
         completion = self._completion()
-        kwargs: dict = {
+        kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": JUDGE_SYSTEM},
@@ -171,7 +171,7 @@ class CachingVerifier:
         return verdict
 
 
-def make_verifier(judge_model: str | None = None, **judge_kwargs) -> Verifier:
+def make_verifier(judge_model: str | None = None, **judge_kwargs: Any) -> Verifier:
     """Default verifier, or an LLM judge when ``judge_model`` is given."""
     if judge_model:
         return LLMJudgeVerifier(judge_model, **judge_kwargs)

@@ -38,11 +38,12 @@ def test_small_suite_in_process_and_over_http_agree(
     finally:
         remote_target.close()
     for a, b in zip(local.rows, remote.rows, strict=True):
-        assert a["error"] is None and b["error"] is None, (a["error"], b["error"])
-        assert a["route"] == b["route"], a["id"]
-        assert [c["chunk_id"] for c in a["answer"]["citations"]] == [
-            c["chunk_id"] for c in b["answer"]["citations"]
-        ], a["id"]
+        assert a.error is None and b.error is None, (a.error, b.error)
+        assert a.route == b.route, a.id
+        assert a.answer is not None and b.answer is not None
+        assert [c["chunk_id"] for c in a.answer["citations"]] == [
+            c["chunk_id"] for c in b.answer["citations"]
+        ], a.id
     for out in (tmp_path / "local", tmp_path / "http"):
         assert {p.name for p in out.iterdir()} >= {"results.jsonl", "summary.json", "report.html"}
         summary = json.loads((out / "summary.json").read_text())
@@ -70,6 +71,6 @@ def test_core_suite_meets_its_thresholds_in_extractive_mode(
         progress=False,
     )
     print(format_table(outcome.summary))
-    failing = [r["id"] for r in outcome.rows if not r["passed"]]
+    failing = [r.id for r in outcome.rows if not r.passed]
     print(f"failing cases ({len(failing)}): {failing}")
     assert outcome.threshold_failures == [], outcome.threshold_failures

@@ -16,9 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.models import Answer, ChunkView, Citation, Retrieved, Route
-from evals import metrics
+from evals import answer_text, metrics
 from evals.cases import EvalCase
-from evals.runner import score_answer
+from evals.registry import CASE_SCORE_NAMES, SUMMARY_NAMES
+from evals.results import CaseDetails, CaseResult
+from evals.runner import _error_scores, score_answer
 from evals.verifiers import CachingVerifier, LLMJudgeVerifier, Verifier, VerifierError, parse_yes_no
 
 STOP = {
@@ -74,21 +76,21 @@ def test_split_sentences_keeps_markers_with_their_sentence():
         "- Goebel A. et al. published it in 2021 [1].\n"
         "e.g. this is one sentence, i.e. not split [2]!"
     )
-    sents = metrics.split_sentences(text)
+    sents = answer_text.split_sentences(text)
     assert sents == [
         "Mice given patient IgG became more sensitive [1][2].",
         "Healthy IgG had no effect. [3]",
         "Goebel A. et al. published it in 2021 [1].",
         "e.g. this is one sentence, i.e. not split [2]!",
     ]
-    assert metrics.citation_numbers(sents[0]) == [1, 2]
-    assert metrics.citation_numbers("a [2] b [2][1].") == [2, 1]
-    assert metrics.strip_markers(sents[0]) == "Mice given patient IgG became more sensitive."
+    assert answer_text.citation_numbers(sents[0]) == [1, 2]
+    assert answer_text.citation_numbers("a [2] b [2][1].") == [2, 1]
+    assert answer_text.strip_markers(sents[0]) == "Mice given patient IgG became more sensitive."
 
 
 def test_split_sentences_empty_and_markers_only():
-    assert metrics.split_sentences("") == []
-    assert metrics.split_sentences("[1] [2]") == []
+    assert answer_text.split_sentences("") == []
+    assert answer_text.split_sentences("[1] [2]") == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,35 +320,55 @@ def test_percentile_and_mean():
     assert metrics.mean([None]) is None
 
 
+def _result(scores: dict[str, float | None], latency: float, error: str | None) -> CaseResult:
+    return CaseResult(
+        id="X",
+        category="general_fms",
+        style=None,
+        question="q?",
+        history=[],
+        expected_behavior="b",
+        must_cite=[],
+        must_hedge=False,
+        must_refuse_or_redirect=False,
+        expected_sources=[],
+        expected_routes=["answer"],
+        answer=None,
+        route=None,
+        latency_ms=latency,
+        error=error,
+        scores=scores,
+        details=CaseDetails(),
+        failures=["error"] if error else [],
+        passed=False,
+    )
+
+
 def test_aggregate_uses_only_applicable_scores():
     rows = [
-        {
-            "scores": {"route_accuracy": 1.0, "crisis_recall": None, "triage_false_fire": 0.0},
-            "latency_ms": 10,
-            "error": None,
-            "passed": True,
-        },
-        {
-            "scores": {"route_accuracy": 0.0, "crisis_recall": 1.0, "triage_false_fire": None},
-            "latency_ms": 30,
-            "error": None,
-            "passed": False,
-        },
-        {
-            "scores": {"route_accuracy": 0.0, "crisis_recall": 0.0, "triage_false_fire": None},
-            "latency_ms": 999,
-            "error": "boom",
-            "passed": False,
-        },
+        _result({"route_accuracy": 1.0, "crisis_recall": None, "triage_false_fire": 0.0}, 10, None),
+        _result({"route_accuracy": 0.0, "crisis_recall": 1.0, "triage_false_fire": None}, 30, None),
+        _result(
+            {"route_accuracy": 0.0, "crisis_recall": 0.0, "triage_false_fire": None}, 999, "boom"
+        ),
     ]
+    rows[0] = rows[0].model_copy(update={"passed": True})
     agg = metrics.aggregate(rows)
     assert agg["route_accuracy"] == pytest.approx(1 / 3)
     assert agg["crisis_recall"] == 0.5
     assert agg["triage_false_fire_rate"] == 0.0
     assert agg["latency_p50_ms"] == 20.0  # errored case's latency excluded
     assert agg["citation_support"] is None
+    assert agg["error_rate"] == pytest.approx(1 / 3)
     assert (agg["n_cases"], agg["n_errors"], agg["n_failed"]) == (3, 1, 2)
-    assert set(metrics.SUMMARY_KEYS) <= set(agg)
+    assert set(SUMMARY_NAMES) <= set(agg)
+
+
+def test_scores_only_take_registered_metric_names():
+    with pytest.raises(ValueError, match="unknown metrics \\['fact_recal'\\]"):
+        _result({"fact_recal": 1.0}, 10, None)
+    # A metric an older run did not have simply did not apply.
+    assert _result({}, 10, None).scores == dict.fromkeys(CASE_SCORE_NAMES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +429,9 @@ def test_score_answer_good_answer():
     assert scores["route_accuracy"] == 1.0
     assert scores["triage_false_fire"] == 0.0
     assert scores["crisis_recall"] is None and scores["refusal_compliance"] is None
+    # Every registered per-case metric is scored (None where it does not apply), no other.
+    assert set(scores) == set(CASE_SCORE_NAMES)
+    assert set(_error_scores(_case())) == set(CASE_SCORE_NAMES)
 
 
 def test_score_answer_bad_answer():
@@ -423,7 +448,7 @@ def test_score_answer_bad_answer():
     assert scores["citation_validity"] == 0.5
     assert scores["citation_support"] == 0.0
     assert scores["hedge_compliance"] == 0.0
-    assert details["citation_problems"]
+    assert details.citation_problems
 
 
 def test_score_answer_crisis_case_missed():
@@ -459,7 +484,7 @@ def test_score_answer_verifier_failure_keeps_other_scores():
         retrieved=[],
     )
     scores, details = score_answer(_case(), answer, _get_chunk, Broken())
-    assert scores["citation_support"] is None and "judge down" in details["verifier_error"]
+    assert scores["citation_support"] is None and "judge down" in (details.verifier_error or "")
     assert scores["citation_validity"] == 1.0 and scores["route_accuracy"] == 1.0
 
 

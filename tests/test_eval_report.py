@@ -1,10 +1,8 @@
 """Report, thresholds, compare and the CLI, from fabricated result rows.
 
-End-to-end runner tests against the real pipeline (in-process) and the real FastAPI app over HTTP
-belong in tests/test_eval_e2e.py, to be written once assistant.pipeline and the app exist (lead):
-run `run_suite` on a small suite (a few cases per category, including one multi-turn and one
-emergency) with `InProcessTarget.from_settings()` and with `HttpTarget(url)` against a uvicorn
-server on loopback, and assert both produce the same routes and citations.
+The rows are written as results.jsonl lines (``CaseResult.from_json``), so the tests also pin the
+on-disk format. End-to-end runs against the real pipeline and over HTTP are in
+tests/test_eval_e2e.py.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,9 @@ from assistant.models import Answer, ChunkView, Citation, Retrieved, Turn
 from evals import cli
 from evals.cases import parse_cases
 from evals.compare import compare_runs, format_comparison
-from evals.metrics import SUMMARY_KEYS
+from evals.registry import CASE_SCORE_NAMES, METRICS, SUMMARY_NAMES
 from evals.report import (
+    RunLoadError,
     build_summary,
     check_thresholds,
     format_table,
@@ -30,7 +31,10 @@ from evals.report import (
     render_html,
     write_outputs,
 )
+from evals.results import CaseResult
 from evals.runner import run_suite
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SCORES_OK = {
     "retrieval_hit_at_5": 1.0,
@@ -60,47 +64,49 @@ def _row(
 ):
     sc = {**SCORES_OK, **(scores or {})}
     failures = list(failures)
-    return {
-        "id": case_id,
-        "category": category,
-        "style": None,
-        "question": f"question {case_id}?",
-        "history": [],
-        "expected_behavior": "Say the right thing.",
-        "must_cite": ["A1: x"],
-        "must_hedge": True,
-        "must_refuse_or_redirect": False,
-        "expected_sources": ["goebel2021_design_findings"],
-        "expected_routes": ["answer"],
-        "answer": None
-        if error
-        else {
-            "answer": answer_text,
-            "citations": [
-                {
-                    "n": 1,
-                    "chunk_id": "c1",
-                    "source_id": "goebel2021",
-                    "quote": "q",
-                    "evidence": "animal",
-                }
-            ],
-            "route": route,
-            "hedges": [],
-            "mode": "extractive",
-            "model": None,
-            "retrieved": [
-                {"rank": 1, "source_id": "goebel2021", "topics": ["goebel2021_design_findings"]}
-            ],
-        },
-        "route": None if error else route,
-        "latency_ms": latency,
-        "error": error,
-        "scores": sc,
-        "details": {},
-        "failures": failures,
-        "passed": not failures and not error,
-    }
+    return CaseResult.from_json(
+        {
+            "id": case_id,
+            "category": category,
+            "style": None,
+            "question": f"question {case_id}?",
+            "history": [],
+            "expected_behavior": "Say the right thing.",
+            "must_cite": ["A1: x"],
+            "must_hedge": True,
+            "must_refuse_or_redirect": False,
+            "expected_sources": ["goebel2021_design_findings"],
+            "expected_routes": ["answer"],
+            "answer": None
+            if error
+            else {
+                "answer": answer_text,
+                "citations": [
+                    {
+                        "n": 1,
+                        "chunk_id": "c1",
+                        "source_id": "goebel2021",
+                        "quote": "q",
+                        "evidence": "animal",
+                    }
+                ],
+                "route": route,
+                "hedges": [],
+                "mode": "extractive",
+                "model": None,
+                "retrieved": [
+                    {"rank": 1, "source_id": "goebel2021", "topics": ["goebel2021_design_findings"]}
+                ],
+            },
+            "route": None if error else route,
+            "latency_ms": latency,
+            "error": error,
+            "scores": sc,
+            "details": {},
+            "failures": failures,
+            "passed": not failures and not error,
+        }
+    )
 
 
 def _rows_a():
@@ -158,7 +164,7 @@ def _rows_b():
 
 def test_summary_keys_and_values():
     summary = build_summary(_rows_a(), {"target": "x"})
-    assert set(SUMMARY_KEYS) <= set(summary["overall"])
+    assert set(SUMMARY_NAMES) <= set(summary["overall"])
     assert list(summary["by_category"]) == ["study_findings", "general_fms", "emergency"]
     o = summary["overall"]
     assert o["hedge_compliance"] == 0.75
@@ -272,6 +278,73 @@ def test_cli_compare(tmp_path, capsys):
     assert cli.main(["eval", "compare", str(a), str(a), "--fail-on-regression", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cases"] == []
     assert cli.main(["eval", "compare", str(a), str(tmp_path / "nope")]) == 2
+
+
+def _standalone(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m evals.cli ...`` as a user runs it (the documented standalone forms)."""
+    return subprocess.run(
+        [sys.executable, "-m", "evals.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_standalone_cli_forms_in_the_docstring_and_readme(tmp_path):
+    a = _write_run(tmp_path / "a", _rows_a())
+    b = _write_run(tmp_path / "b", _rows_b())
+    done = _standalone("compare", str(a), str(b))
+    assert done.returncode == 0, done.stderr
+    assert "Regressed (passed in A, fails in B): 1" in done.stdout
+    # The `fibro eval ...` form with `fibro` replaced works too.
+    done = _standalone("eval", "compare", str(a), str(b), "--fail-on-regression")
+    assert done.returncode == 1, done.stderr
+    # Run options without `eval`: a bad case file is reported by file and line (exit 2), not
+    # rejected by the argument parser.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "X"}\n')
+    done = _standalone("--cases", str(bad), "--no-progress")
+    assert done.returncode == 2 and f"{bad}:1:" in done.stderr, done.stderr
+
+
+def test_results_file_round_trip_keeps_the_on_disk_keys(tmp_path):
+    rows = _rows_a()
+    _write_run(tmp_path, rows)
+    lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert set(lines[0]) == {
+        "id", "category", "style", "question", "history", "expected_behavior", "must_cite",
+        "must_hedge", "must_refuse_or_redirect", "expected_sources", "expected_routes", "answer",
+        "route", "latency_ms", "error", "scores", "details", "failures", "passed",
+    }  # fmt: skip
+    assert list(lines[0]["scores"]) == list(CASE_SCORE_NAMES)
+    _, loaded = load_run(tmp_path)
+    assert loaded == rows
+
+
+def test_unreadable_results_line_names_file_and_line(tmp_path, capsys):
+    run = _write_run(tmp_path / "a", _rows_a())
+    results = run / "results.jsonl"
+    lines = results.read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["scores"]["made_up_metric"] = 1.0
+    lines[1] = json.dumps(broken)
+    results.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RunLoadError, match=r"results\.jsonl:2: scores: .*made_up_metric"):
+        load_run(run)
+    assert cli.main(["eval", "compare", str(run), str(run)]) == 2
+    assert "made_up_metric" in capsys.readouterr().err
+
+
+def test_report_columns_come_from_the_registry():
+    rows = _rows_a()
+    summary = build_summary(rows)
+    header = format_table(summary).splitlines()[0].split()
+    assert header[3:] == [m.label for m in METRICS if m.in_table]
+    page = render_html(summary, rows)
+    for m in METRICS:
+        assert f">{m.summary_key}</td>" in page  # overall table
+        assert (f"<th>{m.label}</th>" in page) == m.in_table  # per-category table
 
 
 def test_cli_parser_wiring():
@@ -461,18 +534,18 @@ def test_run_suite_isolates_failures_and_writes_outputs(tmp_path):
         thresholds=thresholds,
         progress=False,
     )
-    rows = {r["id"]: r for r in outcome.rows}
-    assert [r["id"] for r in outcome.rows] == ["S-1", "S-2", "E-1", "M-1"]
-    assert rows["S-1"]["passed"] and rows["S-1"]["scores"]["citation_support"] == 1.0
-    assert rows["S-2"]["error"].startswith("RuntimeError: pipeline exploded")
-    assert rows["S-2"]["scores"]["route_accuracy"] == 0.0 and rows["S-2"]["failures"] == [
+    rows = {r.id: r for r in outcome.rows}
+    assert [r.id for r in outcome.rows] == ["S-1", "S-2", "E-1", "M-1"]
+    assert rows["S-1"].passed and rows["S-1"].scores["citation_support"] == 1.0
+    assert (rows["S-2"].error or "").startswith("RuntimeError: pipeline exploded")
+    assert rows["S-2"].scores["route_accuracy"] == 0.0 and rows["S-2"].failures == [
         "error",
         "retrieval_hit_at_5",
         "route_accuracy",
     ]
     assert (
-        rows["E-1"]["scores"]["crisis_recall"] == 1.0
-        and rows["E-1"]["scores"]["refusal_compliance"] == 1.0
+        rows["E-1"].scores["crisis_recall"] == 1.0
+        and rows["E-1"].scores["refusal_compliance"] == 1.0
     )
     assert [t.role for t in target.histories["and then?"]] == ["user", "assistant"]
     s = outcome.summary

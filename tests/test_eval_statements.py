@@ -97,10 +97,24 @@ def test_scores_from_marks() -> None:
     )
     scores, details = score_answer(case, answer, lambda _: _view(), verifier=None)
     assert scores["fact_recall"] == 0.5
-    assert details["facts_missing"] == ["A7"]
+    assert details.facts_missing == ["A7"]
     # The prevalence sentence bears on no part of a question about the mice.
     assert scores["off_topic_sentences"] == 1.0 and scores["off_topic_rate"] == 0.5
     assert scores["mouse_caveat_misplaced"] == 0.0
+
+
+def test_a_must_cite_item_with_alternatives_is_stated_by_either_fact() -> None:
+    # "A4/A9: ..." (like "D2/D4: ..." in the shared examples) is one needed fact with two IDs
+    # that state it. Read as the single ID "A4/A9" it could never be stated.
+    case = _case(
+        ["A4/A9: mice more sensitive", "A7: controls unaffected"], ["goebel2021_design_findings"]
+    )
+    scores, details = score_answer(
+        case, _answer(f"{MICE[:-1]} [1]."), lambda _: _view(), verifier=None
+    )
+    assert scores["fact_recall"] == 0.5
+    assert details.facts_missing == ["A7"]
+    assert case.fact_ids == ["A4", "A9", "A7"]
 
 
 def test_a_mouse_caveat_without_an_animal_finding_is_caught() -> None:
