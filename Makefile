@@ -31,6 +31,8 @@ serve: install
 
 ## Install dev extras, lint, type-check, and run every test
 test: install-dev
+	@# The browser tests drive Debian's Chromium (Playwright cannot download one here).
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then echo "installing Chromium for the browser tests (about a minute)"; apt-get update -qq && apt-get install -y -qq chromium; fi
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -1,4 +1,4 @@
-"""The `fibro` command line: ingest, serve, ask, eval, bench.
+"""The `fibro` command line: ingest, serve, ask, eval, feedback, bench.
 
 Heavy libraries (torch, chromadb, litellm) are imported inside each command so that
 `fibro --help` and argument errors answer at once.
@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     from evals.cli import add_eval_parser
 
     add_eval_parser(sub)
+
+    from assistant.feedback.cli import add_feedback_parser
+
+    add_feedback_parser(sub)
 
     p = sub.add_parser("bench", help="Benchmarks that print figures (ratios against baselines).")
     p.add_argument("target", choices=["ingest", "answer", "triage"])
@@ -154,6 +158,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         f"(route: {answer.route.value}, mode: {answer.mode}, trace: {answer.trace_id})",
         file=sys.stderr,
     )
+    from assistant import tracing
+
+    tracing.flush()  # a short-lived process: send the trace before exiting
     return 0
 
 

@@ -9,6 +9,7 @@ message always says what went wrong and, where it can, what to do about it.
     ├── EmbedderError         the embedding model could not be found or loaded
     ├── ComposerError         the model gave no usable draft (provider down, timeout, empty reply)
     ├── ClassifierError       the triage utterance set is missing or malformed
+    ├── FeedbackStoreError    the feedback store could not be opened, read or written
     ├── IngestError           a file could not be made into passages
     │   ├── LoadError         a file could not be read as a source
     │   └── MarkError         a fact mark in a corpus document cannot be read
@@ -50,6 +51,10 @@ class ComposerError(FibroError, RuntimeError):
 
 class ClassifierError(FibroError, RuntimeError):
     """The utterance set is missing or malformed."""
+
+
+class FeedbackStoreError(FibroError, RuntimeError):
+    """The feedback store (SQLite or Postgres) could not be opened, read or written."""
 
 
 class IngestError(FibroError):

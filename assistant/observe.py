@@ -95,11 +95,16 @@ Observer = Callable[[RunRecord], None]
 
 def notify(observers: Iterable[Observer], record: RunRecord) -> None:
     """Give the record to every observer; a failing observer is logged, never raised."""
-    for observer in observers:
+    _tell_each(observers, record, record.trace_id)
+
+
+def _tell_each(listeners: Iterable[Callable[[Any], None]], item: Any, trace_id: str) -> None:
+    # Observability must never fail what it observes.
+    for listener in listeners:
         try:
-            observer(record)
+            listener(item)
         except Exception:
-            log.exception("observer %r failed for trace %s", observer, record.trace_id)
+            log.exception("%r failed for trace %s", listener, trace_id)
 
 
 @dataclass(frozen=True)
@@ -118,19 +123,36 @@ FeedbackHook = Callable[[FeedbackEvent], None]
 def observers_for(settings: Settings) -> list[Observer]:
     """The run observers the settings turn on (each module adds itself here, lazily imported)."""
     observers: list[Observer] = []
+    from assistant.metrics import observe_run  # always on: counting costs next to nothing
+
+    observers.append(observe_run)
+    from assistant.tracing import tracer_for  # Langfuse; None (nothing registered) without keys
+
+    tracer = tracer_for(settings)
+    if tracer is not None:
+        observers.append(tracer.observe)
+    from assistant.feedback.observer import answer_recorder  # answers, masked, for ratings
+
+    recorder = answer_recorder(settings)
+    if recorder is not None:
+        observers.append(recorder)
     return observers
 
 
 def feedback_hooks_for(settings: Settings) -> list[FeedbackHook]:
     """What else hears of accepted feedback (metrics, a score on the trace)."""
     hooks: list[FeedbackHook] = []
+    from assistant.metrics import observe_feedback
+
+    hooks.append(observe_feedback)
+    from assistant.tracing import tracer_for
+
+    tracer = tracer_for(settings)
+    if tracer is not None:
+        hooks.append(tracer.feedback)
     return hooks
 
 
 def tell_feedback(hooks: Iterable[FeedbackHook], event: FeedbackEvent) -> None:
     """Give accepted feedback to every hook; a failing hook is logged, never raised."""
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:
-            log.exception("feedback hook %r failed for trace %s", hook, event.trace_id)
+    _tell_each(hooks, event, event.trace_id)

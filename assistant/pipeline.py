@@ -193,12 +193,16 @@ class Pipeline:
         session_id: str | None = None,
     ) -> Answer:
         """Answer one question; the same result the stream's `done` event carries."""
+        done: dict[str, Any] | None = None
+        # Read the run to its end, so observers hear of it as completed.
         for name, data in self.events(
             question, history, verdict, channel=channel, session_id=session_id
         ):
             if name == "done":
-                return Answer.model_validate(data)
-        raise RuntimeError("pipeline ended without an answer")  # pragma: no cover
+                done = data
+        if done is None:  # pragma: no cover
+            raise RuntimeError("pipeline ended without an answer")
+        return Answer.model_validate(done)
 
     def events(
         self,

@@ -6,12 +6,14 @@ for example ``FIBRO_DATA_DIR=/var/lib/fibro`` or ``FIBRO_MODEL=openai/gpt-4o-min
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The source checkout, for the tests and benchmarks that live beside the package. Never a default
 # for data: an installed package would write its index into site-packages.
@@ -62,7 +64,8 @@ class Settings(BaseSettings):
 
     # Composition and verification.
     model: str | None = Field(default=None, description="litellm model string; unset = extractive.")
-    fallback_models: list[str] = Field(default_factory=list)
+    # NoDecode: `a,b` from the environment is split by the validator instead of read as JSON.
+    fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_base: str | None = None
     api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -99,18 +102,90 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # Web widget (assistant/widget/). Pages on these origins may call the answer endpoints from a
+    # browser; any other Origin gets a 403. Empty: only pages served by this service itself.
+    # NoDecode: `a,b` from the environment is split by the validator instead of read as JSON.
+    widget_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to embed the widget, e.g. https://clinic.example (comma-separated).",
+    )
+    widget_rate_per_minute: int = Field(
+        default=20, ge=0, description="Widget questions one client may ask a minute; 0 = no limit."
+    )
+
+    # Feedback (assistant/feedback/): answers and their ratings, stored masked.
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the feedback store (postgresql+psycopg://...); "
+        "default: SQLite at <data_dir>/feedback.sqlite3.",
+    )
+    feedback_rate_per_minute: int = Field(
+        default=30, ge=0, description="Feedback posts one client may make a minute; 0 = no limit."
+    )
+
+    # Tracing (Langfuse). Off unless both keys are set; Langfuse's own LANGFUSE_HOST,
+    # LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are read when the FIBRO_ ones are unset.
+    langfuse_host: str | None = Field(
+        default_factory=lambda: _env("LANGFUSE_HOST") or _env("LANGFUSE_BASE_URL"),
+        description="Langfuse server; default: Langfuse Cloud.",
+    )
+    langfuse_public_key: str | None = Field(default_factory=lambda: _env("LANGFUSE_PUBLIC_KEY"))
+    langfuse_secret_key: SecretStr | None = Field(
+        default_factory=lambda: _secret(_env("LANGFUSE_SECRET_KEY"))
+    )
+    trace_content: bool = Field(
+        default=False,
+        description="Export the (masked) question and answer text; never for crisis routes.",
+    )
+
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # FIBRO_WIDGET_ORIGINS=https://a.example,https://b.example or a JSON list; a trailing
+        # slash is dropped because a browser's Origin header never has one.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            value = text.split(",")
+        if isinstance(value, list | tuple):
+            return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        return value
+
     @field_validator("fallback_models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         # Allow FIBRO_FALLBACK_MODELS=a,b as well as a JSON list.
-        if isinstance(value, str) and not value.strip().startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [m.strip() for m in value.split(",") if m.strip()]
         return value
 
-    @field_validator("model", "safety_model", "api_base", "chroma_host", mode="before")
+    @field_validator(
+        "model",
+        "safety_model",
+        "api_base",
+        "chroma_host",
+        "database_url",
+        "langfuse_host",
+        "langfuse_public_key",
+        "langfuse_secret_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+def _env(name: str) -> str | None:
+    """An environment variable, blank counting as unset (for the Langfuse fallbacks)."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
 
 
 @lru_cache(maxsize=1)

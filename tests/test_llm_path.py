@@ -624,3 +624,32 @@ def test_an_overclaim_the_model_quotes_gets_the_papers_wording(
     for hedge in body["hedges"]:
         claims = claims.replace(hedge, "")
     assert re.search(r"may be effective[^.]*\[\d+\]", claims), claims
+
+
+# ---- what observers are told ------------------------------------------------------------------
+
+
+def test_observers_get_the_model_call_with_its_usage(llm_settings, corpus_pipeline, fake) -> None:  # type: ignore[no-untyped-def]
+    """A JSON answer reaches observers completed, with the model's messages, output and usage."""
+    from assistant.observe import RunRecord
+    from assistant.pipeline import Pipeline
+
+    records: list[RunRecord] = []
+    pipeline = Pipeline(
+        llm_settings, corpus_pipeline.store, corpus_pipeline.embedder, observers=[records.append]
+    )
+    fake.reset()
+    fake.script(Reply(text=lambda r: well_cited_text(r, 3)))
+    answer = pipeline.answer(QUESTION, channel="eval")
+    assert answer.mode == "llm"
+    [record] = records
+    assert record.completed and record.answer is not None
+    assert record.trace_id == answer.trace_id and record.channel == "eval"
+    [call] = record.llm_calls
+    assert call.model == PRIMARY and call.error is None
+    assert call.messages and call.messages[-1]["role"] == "user"
+    assert call.output.strip() and call.usage is not None
+    assert (
+        call.usage["total_tokens"] == call.usage["prompt_tokens"] + call.usage["completion_tokens"]
+    )
+    assert {s.name for s in record.stages} >= {"triage", "retrieve", "compose", "verify", "hedge"}

@@ -11,11 +11,15 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
+from assistant import tracing
 from assistant.api.errors import install_error_handlers
 from assistant.api.gate import AnswerGate
-from assistant.api.routes import answers, openai, sources, status
+from assistant.api.origins import install_cors
+from assistant.api.routes import answers, feedback, metrics, openai, sources, status, widget
+from assistant.metrics import MetricsMiddleware
 from assistant.observe import feedback_hooks_for
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings, get_settings
@@ -33,6 +37,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         # Warm the sentence cache off the event loop; requests are served meanwhile.
         threading.Thread(target=app.state.pipeline.warm, name="warm", daemon=True).start()
         yield
+        # Send the traces still queued (bounded: an unreachable Langfuse cannot hold shutdown).
+        await anyio.to_thread.run_sync(tracing.close)
 
     app = FastAPI(
         title="Fibromyalgia research assistant",
@@ -48,7 +54,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.state.gate = AnswerGate(settings.max_concurrent_answers, settings.queue_timeout_seconds)
     app.state.feedback_hooks = feedback_hooks_for(settings)
     install_error_handlers(app)
-    for module in (status, answers, openai, sources):
+    app.add_middleware(MetricsMiddleware)  # request counts and latency for /metrics
+    install_cors(app, settings)  # FIBRO_WIDGET_ORIGINS; outermost, so errors carry CORS headers
+    for module in (status, answers, openai, sources, metrics, feedback, widget):
         app.include_router(module.router)
     return app
 

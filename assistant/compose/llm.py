@@ -69,7 +69,13 @@ class LLMComposer:
             call = LLMCall(model, messages, start=time.time())
             self.calls.append(call)
             try:
-                stream = litellm.completion(messages=messages, stream=True, **self._kwargs(model))
+                stream = litellm.completion(
+                    messages=messages,
+                    stream=True,
+                    # The provider's token counts arrive in a last chunk (for tracing).
+                    stream_options={"include_usage": True},
+                    **self._kwargs(model),
+                )
                 iterator = iter(stream)
                 first = next(iterator, None)
             except Exception as exc:
@@ -80,6 +86,7 @@ class LLMComposer:
             self.used_model = model
             try:
                 for part in itertools.chain([first] if first is not None else [], iterator):
+                    call.usage = _usage(part) or call.usage
                     text = _delta(part)
                     call.output += text
                     yield text
@@ -88,6 +95,7 @@ class LLMComposer:
                 raise ComposerError(f"{model} failed mid-stream: {_short(exc)}") from exc
             finally:
                 call.end = time.time()
+                call.cost = _cost(litellm, model, call.usage)
             return
         raise ComposerError("; ".join(errors) or "no model configured")
 
@@ -97,6 +105,33 @@ def _delta(part: Any) -> str:
         return part.choices[0].delta.content or ""
     except (AttributeError, IndexError):
         return ""
+
+
+def _usage(part: Any) -> dict[str, int] | None:
+    """The token counts a chunk carries (the last one, when the provider reports usage)."""
+    usage = getattr(part, "usage", None)
+    if usage is None:
+        return None
+    counts = {
+        name: getattr(usage, name, None)
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
+    return {k: v for k, v in counts.items() if isinstance(v, int)} or None
+
+
+def _cost(litellm: Any, model: str, usage: dict[str, int] | None) -> float | None:
+    """The call's price in USD from litellm's price list; None for a model it does not know."""
+    if not usage:
+        return None
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model,
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+        )
+    except Exception:  # unknown model (a local or self-hosted one): no price to report
+        return None
+    return float(prompt + completion)
 
 
 def _short(exc: Exception) -> str:

@@ -253,6 +253,14 @@ class _Handler(BaseHTTPRequestHandler):
                 if i < len(pieces):
                     self._event(_chunk(chunk_id, request.model, {"content": pieces[i]}))
             self._event(_chunk(chunk_id, request.model, {}, "stop"))
+            if (request.body.get("stream_options") or {}).get("include_usage"):
+                # As OpenAI does: a last chunk with no choices and the whole call's usage.
+                usage = {
+                    "prompt_tokens": 10,
+                    "completion_tokens": len(pieces),
+                    "total_tokens": 10 + len(pieces),
+                }
+                self._event({**_chunk(chunk_id, request.model, {}), "choices": [], "usage": usage})
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

@@ -5,25 +5,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from assistant.api import sse
 from assistant.api.deps import GateDep, PipelineDep, SettingsDep
 from assistant.api.gate import BUSY_MESSAGE, in_thread
+from assistant.api.origins import channel_of, check_origin, limit_widget
 from assistant.limits import check_question
 from assistant.models import Answer, AnswerRequest
 
-router = APIRouter(tags=["answers"])
+# Browser pages on origins that are neither ours nor FIBRO_WIDGET_ORIGINS get a 403 (origins.py).
+router = APIRouter(tags=["answers"], dependencies=[Depends(check_origin)])
 
 
 @router.post("/v1/answer", response_model=Answer, summary="Answer a question")
-def answer(body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: GateDep) -> Answer:
+def answer(
+    body: AnswerRequest, request: Request, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+) -> Answer:
     question = check_question(body.question, settings)
     # Triage runs before, and outside, the answer gate: a crisis reply never waits.
     verdict = pipe.triage(question, body.history)
     if verdict.fixed:
         return pipe.answer(question, body.history, verdict, session_id=body.session_id)
+    limit_widget(request, settings)  # after triage: a crisis reply is never rate-limited
     with gate.slot():
         return pipe.answer(question, body.history, verdict, session_id=body.session_id)
 
@@ -34,15 +39,25 @@ def answer(body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: 
     response_class=EventSourceResponse,
 )
 async def answer_stream(
-    body: AnswerRequest, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+    body: AnswerRequest,
+    request: Request,
+    pipe: PipelineDep,
+    settings: SettingsDep,
+    gate: GateDep,
 ) -> EventSourceResponse:
     question = check_question(body.question, settings)
     verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
+    if not verdict.fixed:
+        limit_widget(request, settings)
     events = (
         sse.event(name, data)
         for name, data in sse.guarded(
             pipe.events(
-                question, body.history, verdict, channel="stream", session_id=body.session_id
+                question,
+                body.history,
+                verdict,
+                channel=channel_of(request, "stream"),
+                session_id=body.session_id,
             )
         )
     )
