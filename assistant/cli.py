@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_serve)
 
+    p = sub.add_parser("slack", help="Run the Slack bot in Socket Mode (FIBRO_SLACK_APP_TOKEN).")
+    p.set_defaults(handler=_cmd_slack)
+
     p = sub.add_parser("ask", help="Answer one question in the terminal.")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="Print the whole answer object as JSON.")
@@ -111,6 +114,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
     )
+    return 0
+
+
+def _cmd_slack(args: argparse.Namespace) -> int:
+    from assistant.slack.socket import run_socket_mode
+
+    run_socket_mode(get_settings())
     return 0
 
 

@@ -138,6 +138,20 @@ class Settings(BaseSettings):
         description="Export the (masked) question and answer text; never for crisis routes.",
     )
 
+    # Slack bot for support staff (assistant/slack/). HTTP mode (/slack/events) is on when the bot
+    # token and signing secret are set; Socket Mode (`fibro slack`) needs the app-level token.
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb- bot token.")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Verifies that HTTP requests come from Slack."
+    )
+    slack_app_token: SecretStr | None = Field(default=None, description="xapp- Socket Mode token.")
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL (tests: a fake)."
+    )
+    slack_escalation_channel: str | None = Field(
+        default=None, description="Channel id that 'Escalate to a human' posts to."
+    )
+
     @field_validator("widget_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -171,6 +185,10 @@ class Settings(BaseSettings):
         "langfuse_host",
         "langfuse_public_key",
         "langfuse_secret_key",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_escalation_channel",
         mode="before",
     )
     @classmethod

@@ -37,7 +37,10 @@ from .cases import (
 )
 
 if TYPE_CHECKING:
-    from .runner import Target
+    from assistant.settings import Settings
+
+    from .cases import EvalCase
+    from .runner import RunOutcome, Target
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -87,6 +90,17 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--langfuse",
+        action="store_true",
+        help="also record the suite as a Langfuse dataset and the run as an experiment with "
+        "each case's scores (needs the FIBRO_LANGFUSE_* keys)",
+    )
+    p.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="Langfuse dataset name with --langfuse (default: fibro-<suite file stem>)",
+    )
 
 
 DESCRIPTION = (
@@ -181,6 +195,18 @@ def run_eval(args: argparse.Namespace) -> int:
     if not cases:
         print("fibro eval: no cases selected", file=sys.stderr)
         return 2
+    langfuse_settings = None
+    if getattr(args, "langfuse", False):
+        from assistant.settings import Settings
+        from assistant.tracing import enabled
+
+        from .langfuse_export import missing_keys_message
+
+        # Checked before the run, so a long eval never ends in "could not record it".
+        langfuse_settings = Settings()
+        if not enabled(langfuse_settings):
+            print(f"fibro eval: {missing_keys_message()}", file=sys.stderr)
+            return 2
     out = args.out or Path("eval-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     judge_kwargs = {"api_base": args.judge_api_base} if args.judge_api_base else {}
     verifier = make_verifier(args.judge_model, **judge_kwargs)
@@ -195,6 +221,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "judge_model": args.judge_model,
         "thresholds_file": None if thresholds is None else str(args.thresholds),
     }
+    exported: str | None = None
     try:
         outcome = run_suite(
             cases,
@@ -206,11 +233,58 @@ def run_eval(args: argparse.Namespace) -> int:
             meta=meta,
             progress=not args.no_progress,
         )
+        if langfuse_settings is not None:
+            exported = _export_to_langfuse(args, langfuse_settings, cases, outcome, target, out)
     finally:
         target.close()
     print(format_table(outcome.summary))
     print(f"\nWrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'report.html'}")
+    if langfuse_settings is not None:
+        if exported is None:
+            return 2
+        print(exported)
     return outcome.exit_code
+
+
+def _export_to_langfuse(
+    args: argparse.Namespace,
+    settings: Settings,
+    cases: Sequence[EvalCase],
+    outcome: RunOutcome,
+    target: Target,
+    out: Path,
+) -> str | None:
+    """``--langfuse``: the dataset, the experiment and the scores (evals/langfuse_export.py).
+    Returns the line to print, or None after printing why it failed (the run's files are
+    written either way; the exit code is then 2, since the recording asked for did not
+    happen)."""
+    from .langfuse_export import (
+        default_dataset_name,
+        export_run,
+        run_metadata,
+        traced_in_process,
+        tracer_or_error,
+    )
+
+    dataset = args.dataset or default_dataset_name(args.cases or [CORE_SUITE])
+    try:
+        traced = traced_in_process(target, tracer_or_error(settings))
+        report = export_run(
+            settings,
+            cases,
+            outcome.rows,
+            run_name=out.name,
+            dataset=dataset,
+            run_meta=run_metadata(outcome.summary),
+            traced=traced,
+        )
+    except Exception as exc:
+        print(f"fibro eval: Langfuse export failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    return (
+        f"Langfuse: dataset {report.dataset!r} ({report.items} items), run {report.run_name!r} "
+        f"(experiment {report.experiment_id}), {report.scores} scores"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

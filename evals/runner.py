@@ -87,7 +87,8 @@ class InProcessTarget:
         return cls(pipeline)
 
     def answer(self, question: str, history: list[Turn]) -> Answer:
-        result = self.pipeline.answer(question, history)
+        # Channel "eval": traced and counted apart from real users' questions.
+        result = self.pipeline.answer(question, history, channel="eval")
         return result if isinstance(result, Answer) else Answer.model_validate(result)
 
     def get_chunk(self, chunk_id: str) -> ChunkView | None:

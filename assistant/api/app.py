@@ -23,6 +23,7 @@ from assistant.metrics import MetricsMiddleware
 from assistant.observe import feedback_hooks_for
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings, get_settings
+from assistant.slack import http as slack
 
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)  # request counts and latency for /metrics
     install_cors(app, settings)  # FIBRO_WIDGET_ORIGINS; outermost, so errors carry CORS headers
-    for module in (status, answers, openai, sources, metrics, feedback, widget):
+    for module in (status, answers, openai, sources, metrics, feedback, widget, slack):
         app.include_router(module.router)
     return app
 

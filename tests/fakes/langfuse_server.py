@@ -6,7 +6,16 @@ would to Langfuse Cloud. It speaks the endpoints the SDK uses:
 * ``POST /api/public/otel/v1/traces``: OTLP/HTTP protobuf (gunzipped when the SDK compresses),
   decoded with opentelemetry-proto into :class:`ReceivedSpan` objects;
 * ``POST /api/public/scores``: a JSON batch (list) of scores, answered 202 as Langfuse does;
-* ``GET /api/public/projects``: what ``Langfuse.auth_check()`` asks.
+* ``GET /api/public/projects``: what ``Langfuse.auth_check()`` asks (and ``run_experiment``, for
+  the project id);
+* ``POST /api/public/v2/datasets`` (an upsert by name, as Langfuse does) and
+  ``GET /api/public/v2/datasets/{name}``: datasets, recorded in ``datasets``;
+* ``POST /api/public/dataset-items``: dataset items, upserted by id and recorded in
+  ``dataset_items`` (every request in arrival order; ``items_of`` gives the current ones).
+
+Datasets and items are answered with the JSON bodies Langfuse returns (the SDK parses them into
+its ``Dataset`` and ``DatasetItem`` models). Experiment run items have no endpoint of their own in
+SDK v5: they arrive as spans with ``langfuse.experiment.*`` attributes.
 
 Every request must carry HTTP Basic auth with the server's public and secret key; others get a
 401 and are counted in ``rejected``. Everything is recorded in arrival order, so a test flushes
@@ -22,8 +31,10 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -130,6 +141,10 @@ def decode_spans(body: bytes) -> list[ReceivedSpan]:
     return out
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -159,7 +174,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         if not self._authorised():
             return
-        if self.path.split("?")[0].rstrip("/") == "/api/public/projects":
+        path = self.path.split("?")[0].rstrip("/")
+        prefix = "/api/public/v2/datasets/"
+        if path.startswith(prefix):
+            with self.server.fake._lock:
+                dataset = self.server.fake.datasets.get(unquote(path[len(prefix) :]))
+            if dataset is None:
+                self._send(404, b'{"message":"Dataset not found"}', "application/json")
+            else:
+                self._send(200, json.dumps(dataset).encode(), "application/json")
+        elif path == "/api/public/projects":
             project = {
                 "id": "project-test",
                 "name": "fibro-test",
@@ -190,6 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
             with fake._lock:
                 fake.scores.extend(payload if isinstance(payload, list) else [payload])
             self._send(202, b'{"message":"Accepted"}', "application/json")
+        elif path == "/api/public/v2/datasets":
+            body = fake._upsert_dataset(json.loads(raw or b"{}"))
+            self._send(200, json.dumps(body).encode(), "application/json")
+        elif path == "/api/public/dataset-items":
+            item = fake._upsert_item(json.loads(raw or b"{}"))
+            if item is None:
+                self._send(404, b'{"message":"Dataset not found"}', "application/json")
+            else:
+                self._send(200, json.dumps(item).encode(), "application/json")
         else:
             self._send(404, b'{"message":"not found"}', "application/json")
 
@@ -216,6 +249,9 @@ class FakeLangfuse:
         self.secret_key = f"sk-lf-test-{suffix}"
         self.spans: list[ReceivedSpan] = []
         self.scores: list[dict[str, Any]] = []
+        self.datasets: dict[str, dict[str, Any]] = {}  # by name, as last upserted
+        self.dataset_items: list[dict[str, Any]] = []  # every item request, in arrival order
+        self._items: dict[str, dict[str, Any]] = {}  # by id, as last upserted
         self.trace_requests = 0
         self.rejected = 0
         self._lock = threading.Lock()
@@ -243,6 +279,56 @@ class FakeLangfuse:
     def scores_for(self, trace_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [s for s in self.scores if s.get("traceId") == trace_id]
+
+    def items_of(self, dataset_name: str) -> list[dict[str, Any]]:
+        """The current items of a dataset (after upserts), in first-created order."""
+        with self._lock:
+            return [i for i in self._items.values() if i["datasetName"] == dataset_name]
+
+    def _upsert_dataset(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/public/v2/datasets``: create, or update the dataset of that name."""
+        now = _now()
+        with self._lock:
+            seen = self.datasets.get(request["name"])
+            dataset = {
+                "id": seen["id"] if seen else f"ds-{uuid.uuid4().hex[:12]}",
+                "name": request["name"],
+                "description": request.get("description"),
+                "metadata": request.get("metadata"),
+                "projectId": "project-test",
+                "createdAt": seen["createdAt"] if seen else now,
+                "updatedAt": now,
+            }
+            self.datasets[request["name"]] = dataset
+            return dict(dataset)
+
+    def _upsert_item(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """``POST /api/public/dataset-items``: create, or update the item with that id."""
+        now = _now()
+        with self._lock:
+            dataset = self.datasets.get(request.get("datasetName", ""))
+            if dataset is None:
+                return None
+            self.dataset_items.append(request)
+            item_id = request.get("id") or uuid.uuid4().hex
+            seen = self._items.get(item_id)
+            item = {
+                "id": item_id,
+                "status": request.get("status") or "ACTIVE",
+                "input": request.get("input"),
+                "expectedOutput": request.get("expectedOutput"),
+                "metadata": request.get("metadata"),
+                "sourceTraceId": request.get("sourceTraceId"),
+                "sourceObservationId": request.get("sourceObservationId"),
+                "datasetId": dataset["id"],
+                "datasetName": dataset["name"],
+                "createdAt": seen["createdAt"] if seen else now,
+                "updatedAt": now,
+                "version": now,
+                "mediaReferences": [],
+            }
+            self._items[item_id] = item
+            return dict(item)
 
     def all_spans(self) -> Iterator[ReceivedSpan]:
         with self._lock:

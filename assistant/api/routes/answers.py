@@ -26,11 +26,12 @@ def answer(
     question = check_question(body.question, settings)
     # Triage runs before, and outside, the answer gate: a crisis reply never waits.
     verdict = pipe.triage(question, body.history)
+    channel, session = channel_of(request, "api"), body.session_id
     if verdict.fixed:
-        return pipe.answer(question, body.history, verdict, session_id=body.session_id)
+        return pipe.answer(question, body.history, verdict, channel=channel, session_id=session)
     limit_widget(request, settings)  # after triage: a crisis reply is never rate-limited
     with gate.slot():
-        return pipe.answer(question, body.history, verdict, session_id=body.session_id)
+        return pipe.answer(question, body.history, verdict, channel=channel, session_id=session)
 
 
 @router.post(
