@@ -16,12 +16,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# torch first and pinned. Pass --build-arg TORCH_INDEX_URL=<PyTorch CPU wheel index> to get the
-# small CPU build instead of the default CUDA one.
-ARG TORCH_INDEX_URL=""
-RUN pip install torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+# torch first and pinned, by default the CPU build from the PyTorch CPU wheel index (about 200 MB
+# instead of the multi-GB CUDA build); where that index does not answer within 5 s, the ordinary
+# index. For the GPU build on purpose: --build-arg TORCH_INDEX_URL= (empty: the ordinary index) or
+# --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN if [ -n "$TORCH_INDEX_URL" ] && python -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method='HEAD'), timeout=5)" "$TORCH_INDEX_URL/torch/" >/dev/null 2>&1; then \
+        pip install torch==2.13.0 --index-url "$TORCH_INDEX_URL" || pip install torch==2.13.0; \
+    else \
+        echo "torch: ${TORCH_INDEX_URL:-no wheel index given}: using the ordinary index"; \
+        pip install torch==2.13.0; \
+    fi
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY assistant ./assistant
 COPY ingest ./ingest
 COPY evals ./evals

@@ -7,18 +7,37 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: serve test install install-dev lint format ingest bench clean
 
+# torch comes first, pinned, and by default from the PyTorch CPU wheel index (about 200 MB instead
+# of the multi-GB CUDA build with its NVIDIA packages). Where that index cannot be reached within a
+# few seconds, the ordinary index is used. For the GPU build on purpose: TORCH_INDEX_URL= (empty:
+# the ordinary index) or TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 (see README).
+TORCH_VERSION := 2.13.0
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+# Exit 0 when $(TORCH_INDEX_URL) answers within 5 s; python rather than curl, which may be missing.
+TORCH_INDEX_PROBE = $(PY) -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method='HEAD'), timeout=5)" "$(TORCH_INDEX_URL)/torch/" >/dev/null 2>&1
+
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	@echo "first run: creating $(VENV) and installing torch, the embedding model and the service's dependencies (a couple of minutes; later runs start at once)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-# torch first and pinned: an unpinned torch pulled in by another package is a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet torch==2.13.0
+	@if [ -n "$(TORCH_INDEX_URL)" ] && $(TORCH_INDEX_PROBE); then \
+		echo "installing torch $(TORCH_VERSION) from $(TORCH_INDEX_URL) (about a minute)"; \
+		$(PY) -m pip install --quiet torch==$(TORCH_VERSION) --index-url "$(TORCH_INDEX_URL)" \
+			|| { echo "that failed: using the ordinary package index"; $(PY) -m pip install --quiet torch==$(TORCH_VERSION); }; \
+	else \
+		[ -z "$(TORCH_INDEX_URL)" ] || echo "$(TORCH_INDEX_URL) is not reachable: using the ordinary package index"; \
+		echo "installing torch $(TORCH_VERSION) (about a minute)"; \
+		$(PY) -m pip install --quiet torch==$(TORCH_VERSION); \
+	fi
+	@echo "installing fibro-assistant and its dependencies (under a minute)"
 	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
 $(DEV_STAMP): pyproject.toml $(STAMP)
+	@echo "installing the dev extras: pytest, ruff, mypy, playwright (under a minute)"
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 

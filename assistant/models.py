@@ -46,7 +46,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,79}$")
 
 
 class SourceMeta(BaseModel):
-    """Front matter of a corpus source (see ARCHITECTURE.md, 'Sources and chunks')."""
+    """Front matter of a corpus source (fields: docs/CORPUS.md)."""
 
     model_config = ConfigDict(extra="allow")
 

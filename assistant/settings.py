@@ -35,25 +35,36 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(
         default=None, description="Use a Chroma server instead of the folder."
     )
-    chroma_port: int = 8000
+    # Not 8000: that is `fibro serve`'s port and `chroma run`'s default (run it with --port 8001).
+    chroma_port: int = Field(
+        default=8001, ge=1, le=65535, description="Port of that Chroma server."
+    )
 
     # Embedding.
     embedding_model_path: Path | None = Field(
         default=None, description="sentence-transformers folder; default: the bundled MiniLM."
     )
-    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    embed_batch_size: int = Field(
+        default=64, ge=1, le=1024, description="Texts embedded per batch during ingest."
+    )
 
     # Chunking.
-    chunk_min_words: int = Field(default=80, ge=10)
-    chunk_max_words: int = Field(default=250, ge=20)
-    chunk_overlap_sentences: int = Field(default=1, ge=0, le=3)
+    chunk_min_words: int = Field(default=80, ge=10, description="Shortest chunk, in words.")
+    chunk_max_words: int = Field(default=250, ge=20, description="Longest chunk, in words.")
+    chunk_overlap_sentences: int = Field(
+        default=1, ge=0, le=3, description="Sentences repeated between neighbouring chunks."
+    )
 
     # Retrieval.
-    top_k: int = Field(default=6, ge=1, le=50)
+    top_k: int = Field(default=6, ge=1, le=50, description="Passages per answer.")
     candidates: int = Field(
         default=30, ge=5, le=200, description="Per-retriever pool before fusion."
     )
-    rrf_k: int = Field(default=60, ge=1)
+    rrf_k: int = Field(
+        default=60,
+        ge=1,
+        description="Reciprocal-rank-fusion constant (larger: ranks count more evenly).",
+    )
     max_chunks_per_source: int = Field(default=2, ge=1, description="Passages per source in top-k.")
     relevance_floor: float = Field(
         default=0.30, description="Minimum cosine similarity of the best passage to answer at all."
@@ -63,15 +74,36 @@ class Settings(BaseSettings):
     )
 
     # Composition and verification.
-    model: str | None = Field(default=None, description="litellm model string; unset = extractive.")
+    model: str | None = Field(
+        default=None,
+        description="Any litellm model (openai/gpt-4o-mini, ollama/llama3, ...); unset = extractive.",
+    )
     # NoDecode: `a,b` from the environment is split by the validator instead of read as JSON.
-    fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    api_base: str | None = None
-    api_key: SecretStr | None = None
-    llm_timeout_seconds: float = Field(default=30.0, gt=0)
-    llm_retries: int = Field(default=1, ge=0, le=5)
-    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    llm_max_tokens: int = Field(default=700, ge=64)
+    fallback_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="litellm models tried in order when FIBRO_MODEL fails (comma-separated).",
+    )
+    api_base: str | None = Field(
+        default=None,
+        description="Provider endpoint, e.g. an OpenAI-compatible server for `openai/NAME` models.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Provider key (provider variables such as OPENAI_API_KEY also work).",
+    )
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one model call.")
+    llm_retries: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="Retries of a failed model call before the next fallback.",
+    )
+    llm_temperature: float = Field(
+        default=0.0, ge=0.0, le=2.0, description="Sampling temperature of the composer model."
+    )
+    llm_max_tokens: int = Field(
+        default=700, ge=64, description="Most tokens a composed answer may use."
+    )
     # Calibrated on tests/data/support_calibration.jsonl (docs/VERIFICATION.md).
     support_threshold: float = Field(
         default=0.65,
@@ -86,21 +118,34 @@ class Settings(BaseSettings):
     safety_model: str | None = Field(
         default=None, description="litellm model for the safety check; default: FIBRO_MODEL."
     )
-    safety_check_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    min_verified_sentences: int = Field(default=2, ge=1)
-    extractive_sentences: int = Field(default=5, ge=1, le=12)
+    safety_check_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Timeout of the model's safety check (a failure changes nothing).",
+    )
+    min_verified_sentences: int = Field(
+        default=2,
+        ge=1,
+        description="Fewest cited model sentences that must pass verification; fewer: extractive.",
+    )
+    extractive_sentences: int = Field(
+        default=5, ge=1, le=12, description="Most source sentences in an extractive answer."
+    )
 
     # Service.
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_question_chars: int = Field(default=2000, ge=10)
+    host: str = Field(default="127.0.0.1", description="Address `fibro serve` listens on.")
+    port: int = Field(default=8000, description="Port `fibro serve` listens on.")
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longest question accepted (longer: a 422)."
+    )
     max_concurrent_answers: int = Field(
         default=4, ge=1, description="Answers computed at once; more wait in a queue."
     )
     queue_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long a request may wait for a slot before a 503."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
 
     # Web widget (assistant/widget/). Pages on these origins may call the answer endpoints from a
     # browser; any other Origin gets a 403. Empty: only pages served by this service itself.
@@ -117,7 +162,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the feedback store (postgresql+psycopg://...); "
-        "default: SQLite at <data_dir>/feedback.sqlite3.",
+        "default: SQLite at FIBRO_DATA_DIR/feedback.sqlite3.",
     )
     feedback_rate_per_minute: int = Field(
         default=30, ge=0, description="Feedback posts one client may make a minute; 0 = no limit."
@@ -129,9 +174,13 @@ class Settings(BaseSettings):
         default_factory=lambda: _env("LANGFUSE_HOST") or _env("LANGFUSE_BASE_URL"),
         description="Langfuse server; default: Langfuse Cloud.",
     )
-    langfuse_public_key: str | None = Field(default_factory=lambda: _env("LANGFUSE_PUBLIC_KEY"))
+    langfuse_public_key: str | None = Field(
+        default_factory=lambda: _env("LANGFUSE_PUBLIC_KEY"),
+        description="Langfuse project public key; with the secret key, turns tracing on (LANGFUSE_PUBLIC_KEY also works).",
+    )
     langfuse_secret_key: SecretStr | None = Field(
-        default_factory=lambda: _secret(_env("LANGFUSE_SECRET_KEY"))
+        default_factory=lambda: _secret(_env("LANGFUSE_SECRET_KEY")),
+        description="Langfuse project secret key (LANGFUSE_SECRET_KEY also works).",
     )
     trace_content: bool = Field(
         default=False,
@@ -213,7 +262,7 @@ def get_settings() -> Settings:
 
 
 def quiet_third_parties() -> None:
-    """Stop libraries from phoning home: there is no hub or internet on our machines.
+    """Stop libraries from phoning home: the service runs offline.
 
     Must run before sentence-transformers, transformers, chromadb or litellm are imported.
     """

@@ -1,7 +1,7 @@
 """Citation verification: every sentence must be supported by the passages it cites.
 
-Support is scored from lexical and embedding overlap (no NLI model ships on PyPI for offline
-use, see ENVIRONMENT.md). A sentence that states a number the cited passages do not contain is
+Support is scored from lexical and embedding overlap (no NLI model is bundled: the service
+runs offline). A sentence that states a number the cited passages do not contain is
 never supported. Calibration of the threshold is recorded in docs/VERIFICATION.md.
 """
 

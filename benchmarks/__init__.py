@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from typing import Any
 
 # target -> (module, entry point); every entry point takes the parsed `fibro bench` arguments.
@@ -20,9 +21,18 @@ RUNNERS = {
     "triage": ("benchmarks.triage", "run_triage_bench"),
 }
 
+# About how long each target runs with its defaults on two cores (docs/BENCHMARKS.md).
+DURATIONS = {"ingest": "about 6 minutes", "answer": "about 3 minutes", "triage": "about 30 seconds"}
+
 
 def run(target: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one benchmark and return its figures (the CLI prints them and writes --json)."""
     module, name = RUNNERS[target]
+    print(
+        f"fibro bench {target}: runs for {DURATIONS[target]} with the defaults; "
+        "figures are printed at the end",
+        file=sys.stderr,
+        flush=True,
+    )
     figures: dict[str, Any] = getattr(importlib.import_module(module), name)(args)
     return figures

@@ -89,7 +89,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (default: a bar on a terminal only)",
+    )
     p.add_argument(
         "--langfuse",
         action="store_true",
@@ -231,7 +235,7 @@ def run_eval(args: argparse.Namespace) -> int:
             verifier=verifier,
             thresholds=thresholds,
             meta=meta,
-            progress=not args.no_progress,
+            progress=not args.no_progress and sys.stderr.isatty(),  # no bar in logs
         )
         if langfuse_settings is not None:
             exported = _export_to_langfuse(args, langfuse_settings, cases, outcome, target, out)

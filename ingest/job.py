@@ -6,8 +6,9 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from assistant.models import SourceMeta
 from assistant.settings import Settings
 from ingest.chunk import Chunk, chunk_text
 from ingest.clean import SeenPassages, dedupe_source, normalise
-from ingest.loaders import LoadedSource, LoadError, discover, load_file
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadedSource, LoadError, discover, load_file
 from ingest.marks import place_marks
 
 # Bump when cleaning or chunking changes, so every source is re-chunked once.
@@ -43,6 +44,10 @@ class IngestReport:
     duplicates_across: list[str] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Files in the given folders that are not a supported format, with the reason.
+    unsupported: list[tuple[Path, str]] = field(default_factory=list)
+    # Sources indexed with inferred metadata (no front matter): likely not meant as evidence.
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -270,6 +275,7 @@ def _write_changed(
     for r in rows:
         ids_by_source.setdefault(r[0].meta.id, []).append(r[2])
     entries = []
+    ingested = datetime.now(UTC).isoformat(timespec="seconds")
     for source in changed:
         new_ids = tuple(ids_by_source.get(source.meta.id, ()))
         old_ids = set(manifest[source.meta.id].chunk_ids) if source.meta.id in manifest else set()
@@ -278,7 +284,12 @@ def _write_changed(
                 source.meta.id,
                 source.source_hash,
                 new_ids,
-                {"path": str(source.path.resolve()), "cohort": cohort},
+                {
+                    "path": str(source.path.resolve()),
+                    "cohort": cohort,
+                    "title": source.meta.title,
+                    "ingested": ingested,
+                },
             )
         )
         report.chunks_added += len(set(new_ids) - old_ids)
@@ -291,7 +302,8 @@ def _load_all(paths: list[Path], report: IngestReport) -> tuple[list[LoadedSourc
     loaded: list[LoadedSource] = []
     failed_paths: set[Path] = set()
     seen_ids: dict[str, Path] = {}
-    for path in discover(paths):
+    unsupported: list[Path] = []
+    for path in discover(paths, unsupported):
         try:
             sources = load_file(path)
         except LoadError as exc:
@@ -313,8 +325,46 @@ def _load_all(paths: list[Path], report: IngestReport) -> tuple[list[LoadedSourc
                 continue
             seen_ids[source.meta.id] = path
             loaded.append(source)
+            if source.inferred:
+                report.warnings.append(
+                    f"{path}: no front matter or source metadata; indexed as "
+                    f"{source.meta.id!r} ({source.meta.source_type}, evidence: "
+                    f"{source.meta.evidence}). If it is not a source, remove it with "
+                    f"`fibro sources remove {source.meta.id}`."
+                )
+    report.unsupported = [
+        (
+            p,
+            f"unsupported format {p.suffix.lower() or '(no suffix)'!r}; use one of "
+            f"{sorted(SUPPORTED_SUFFIXES)}",
+        )
+        for p in unsupported
+    ]
 
     return loaded, failed_paths
+
+
+def remove_sources(
+    source_ids: Iterable[str], settings: Settings, store: Store | None = None
+) -> tuple[list[str], list[str], int]:
+    """Take sources out of the index the way a run does when their file is gone.
+
+    Returns the ids removed, the ids not in the index, and how many chunks went with them.
+    """
+    store = store or Store(settings)
+    manifest = store.manifest()
+    removed, unknown, chunks = [], [], 0
+    for source_id in dict.fromkeys(source_ids):
+        entry = manifest.get(source_id)
+        if entry is None:
+            unknown.append(source_id)
+            continue
+        store.remove_source(source_id)
+        removed.append(source_id)
+        chunks += len(entry.chunk_ids)
+    if removed:
+        _sweep_orphans(store, settings, wait=True)
+    return removed, unknown, chunks
 
 
 def _under(path: Path, roots: list[Path]) -> bool:

@@ -1,14 +1,17 @@
 """Turn files into sources: text plus validated metadata.
 
-Markdown and text carry YAML front matter (ARCHITECTURE.md lists the fields). HTML, PDF and
+Markdown and text carry YAML front matter (the fields: `SourceMeta`, docs/CORPUS.md). HTML, PDF and
 PubMed XML (`efetch` format) carry what metadata they can, and the rest is inferred.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,20 +37,30 @@ class LoadedSource:
     path: Path
     # Fact marks, with their text in the same form as `text` (see ingest/marks.py).
     marks: tuple[Mark, ...] = ()
+    # True when the file had no front matter or source metadata, so all of `meta` was guessed
+    # (a README given to ingest by mistake looks like this).
+    inferred: bool = False
 
 
-def discover(paths: list[Path]) -> list[Path]:
-    """Every supported file under the given files and folders, in a stable order."""
+def discover(paths: list[Path], unsupported: list[Path] | None = None) -> list[Path]:
+    """Every supported file under the given files and folders, in a stable order.
+
+    Files named directly are returned whatever their format, so loading reports why one fails.
+    Other files found in folders (a .docx, an image) are appended to `unsupported`, when given,
+    so they can be reported rather than skipped silently; hidden files are ignored.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not p.name.startswith(".")
-            )
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or any(
+                    part.startswith(".") for part in p.relative_to(path).parts
+                ):
+                    continue
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(p)
+                elif unsupported is not None:
+                    unsupported.append(p)
         elif path.exists():
             found.append(path)
         else:
@@ -116,9 +129,10 @@ def _load_text(path: Path) -> LoadedSource:
         marks = [replace(m, text=strip_markdown(m.text)) for m in marks]
     if not body.strip():
         raise LoadError(path, "no text after the front matter")
+    inferred = not data
     data.setdefault("id", slug(path.stem))
     data.setdefault("title", _first_line(body) or path.stem)
-    return LoadedSource(SourceMeta.model_validate(data), body, path, tuple(marks))
+    return LoadedSource(SourceMeta.model_validate(data), body, path, tuple(marks), inferred)
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
@@ -201,7 +215,8 @@ def _load_html(path: Path) -> LoadedSource:
         "evidence": meta.get("fibro:evidence") or "none",
         "topics": [t.strip() for t in meta.get("fibro:topics", "").split(",") if t.strip()],
     }
-    return LoadedSource(SourceMeta.model_validate(data), text, path)
+    inferred = not any(k.startswith(("citation_", "fibro:")) for k in meta)
+    return LoadedSource(SourceMeta.model_validate(data), text, path, inferred=inferred)
 
 
 # ---- PDF -----------------------------------------------------------------------------------
@@ -212,14 +227,15 @@ def _load_pdf(path: Path) -> LoadedSource:
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        with _quiet_pypdf():
+            reader = PdfReader(str(path))
+            pages = [page.extract_text() or "" for page in reader.pages]
+            info: Mapping[str, object] = reader.metadata or {}
     except PdfReadError as exc:
         raise LoadError(path, f"not a readable PDF ({exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise LoadError(path, "the PDF has no text layer (scanned images are not supported)")
-    info: Mapping[str, object] = reader.metadata or {}
     title = str(info.get("/Title") or "").strip() or _first_line(text) or path.stem
     author = str(info.get("/Author") or "").strip()
     data = {
@@ -230,7 +246,25 @@ def _load_pdf(path: Path) -> LoadedSource:
         else [],
         "source_type": "primary_study",
     }
-    return LoadedSource(SourceMeta.model_validate(data), text, path)
+    inferred = not (info.get("/Title") or info.get("/Author"))
+    return LoadedSource(SourceMeta.model_validate(data), text, path, inferred=inferred)
+
+
+@contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    """Keep pypdf's own complaints about a damaged file (log records, warnings) off the terminal.
+
+    A PDF it can read is indexed; one it cannot is reported by name with the reason.
+    """
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 # ---- PubMed XML (efetch) -------------------------------------------------------------------

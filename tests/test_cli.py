@@ -97,3 +97,60 @@ def test_eval_and_compare_from_the_command_line(ingested: dict[str, str], tmp_pa
 def test_bad_arguments_are_usage_errors(env: dict[str, str]) -> None:
     result = fibro("ingest", "/no/such/folder", env=env)
     assert result.returncode == 2 and "No such file or folder" in result.stderr
+
+
+# The first minute at the command line: answers that come before any model loads.
+
+
+@pytest.fixture
+def bare_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "FIBRO_DATA_DIR": str(tmp_path / "index"),
+    }
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(bare_env: dict[str, str]) -> None:
+    result = fibro("ask", "x", env={**bare_env, "FIBRO_TOP_K": "abc"}, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "FIBRO_TOP_K" in lines[0] and "integer" in lines[0] and "'abc'" in lines[0]
+
+
+def test_version(bare_env: dict[str, str]) -> None:
+    from importlib.metadata import version
+
+    result = fibro("--version", env=bare_env, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"fibro {version('fibro-assistant')}"
+
+
+def test_serve_on_a_port_in_use_is_one_line(bare_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = fibro("serve", "--port", str(port), env=bare_env, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"port {port}" in lines[0] and "already in use" in lines[0]
+    assert not (Path(bare_env["FIBRO_DATA_DIR"])).exists()  # nothing was loaded or ingested
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 3000])
+def test_ask_checks_the_question_before_loading(bare_env: dict[str, str], question: str) -> None:
+    result = fibro("ask", question, env=bare_env, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fibro: question:"), result.stderr
+
+
+def test_ask_help_says_it_loads_the_model(bare_env: dict[str, str]) -> None:
+    result = fibro("ask", "--help", env=bare_env, timeout=60)
+    assert result.returncode == 0
+    assert "15 s" in result.stdout and "fibro serve" in result.stdout

@@ -42,6 +42,7 @@ def test_non_streaming_completion_has_sources(client: OpenAI) -> None:
     for c in citations:
         assert f"[{c['n']}] {c['title']}" in sources
     assert body["fibro"]["answer"] == answer
+    assert content.endswith("\n\n" + body["fibro"]["disclaimer"])
     assert body["fibro"]["route"] == "answer"
 
 
@@ -62,10 +63,12 @@ def test_streaming_completion(client: OpenAI) -> None:
     citations = final.get("citations") or []
     assert citations
     assert "Sources:" in text
-    assert text.rstrip().endswith(
-        f"[{citations[-1]['n']}] {citations[-1]['title']}"
-        + (f" {citations[-1]['url']}" if citations[-1]["url"] else "")
+    # The numbered sources, then the disclaimer that chat UIs would otherwise never show.
+    disclaimer = final["fibro"]["disclaimer"]
+    last_source = f"[{citations[-1]['n']}] {citations[-1]['title']}" + (
+        f" {citations[-1]['url']}" if citations[-1]["url"] else ""
     )
+    assert text.endswith(f"{last_source}\n\n{disclaimer}")
 
 
 def test_streaming_and_non_streaming_agree(client: OpenAI) -> None:

@@ -1,7 +1,8 @@
 """The OpenAI chat-completions wire format, for `/v1/chat/completions` over the same pipeline.
 
 Any OpenAI client or chat UI can talk to the assistant. Citations travel in an extra
-`citations` field and as a numbered source list at the end of the message text.
+`citations` field and as a numbered source list in the message text, followed by the
+disclaimer: chat UIs show only the text, never the extra fields.
 """
 
 from __future__ import annotations
@@ -63,12 +64,19 @@ class ChatRequest(BaseModel):
 
 
 def message_text(answer: Answer) -> str:
-    """Answer text followed by its numbered sources, for clients that show only text."""
-    if not answer.citations:
-        return answer.answer
-    lines = [answer.answer, "", "Sources:"]
-    for c in answer.citations:
-        lines.append(f"[{c.n}] {c.title}" + (f" {c.url}" if c.url else ""))
+    """Answer text, its numbered sources, then the disclaimer, for clients that show only text.
+
+    The streamed reply sends `answer.answer` as deltas and the rest of this text as its last
+    content chunk, so streamed and whole replies read exactly the same.
+    """
+    lines = [answer.answer]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {c.title}" + (f" {c.url}" if c.url else ""))
+    disclaimer = answer.disclaimer.strip()
+    if disclaimer and disclaimer not in answer.answer:
+        lines += ["", disclaimer]
     return "\n".join(lines)
 
 
@@ -122,9 +130,10 @@ def stream_chunks(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]
             yield chunk({"content": text})
         elif name == "done":
             answer = Answer.model_validate(data)
-            sources = message_text(answer)[len(answer.answer) :]
-            if sources:
-                yield chunk({"content": sources})
+            # The numbered sources and the disclaimer, exactly as the whole reply ends.
+            tail = message_text(answer)[len(answer.answer) :]
+            if tail:
+                yield chunk({"content": tail})
             yield chunk(
                 {},
                 "stop",

@@ -26,18 +26,32 @@ def add_feedback_parser(sub: Any) -> None:
     commands = p.add_subparsers(title="feedback commands", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="Print ratings with the question and answer.")
-    listing.add_argument("--rating", choices=["up", "down"], default=None)
     listing.add_argument(
-        "--since", type=_day, default=None, metavar="YYYY-MM-DD", help="Rated on or after (UTC)."
+        "--rating", choices=["up", "down"], default=None, help="Only these ratings (default: all)."
     )
-    listing.add_argument("--json", action="store_true", help="Print a JSON array.")
+    listing.add_argument(
+        "--since",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="Rated on or after (UTC; default: any day).",
+    )
+    listing.add_argument("--json", action="store_true", help="Print a JSON array (default: text).")
     listing.set_defaults(handler=_cmd_list)
 
     export = commands.add_parser(
         "export", help="Write rated-down answers as draft eval cases (JSONL) to finish by hand."
     )
-    export.add_argument("--cases", type=Path, required=True, metavar="FILE")
-    export.add_argument("--rating", choices=["up", "down"], default="down")
+    export.add_argument(
+        "--cases",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="JSONL file to write the drafts to.",
+    )
+    export.add_argument(
+        "--rating", choices=["up", "down"], default="down", help="Which ratings (default: down)."
+    )
     export.set_defaults(handler=_cmd_export)
 
 

@@ -234,6 +234,15 @@ class Store:
                 embeddings=embeddings[start:end],
             )
 
+    def chunk_metadata(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored metadata of the given chunk ids (visible or not); unknown ids are left out."""
+        out: dict[str, dict[str, Any]] = {}
+        for batch in _batched(list(ids), BATCH):
+            rows = self.chunks.get(ids=batch, include=["metadatas"])
+            for cid, meta in zip(rows["ids"], rows["metadatas"] or [], strict=False):
+                out[cid] = dict(meta or {})
+        return out
+
     def delete_chunks(self, ids: Iterable[str]) -> int:
         """Delete chunk rows; returns how many were asked for."""
         ids = list(ids)
