@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from assistant.settings import Settings, quiet_third_parties
-from benchmarks.common import WORDS, peak_rss_mb, percentile, print_table
+from benchmarks.common import WORDS, Progress, peak_rss_mb, percentile, print_table
 from tests.support import LiveServer, make_settings
 
 DEFAULT_CHUNKS = 20000
@@ -308,6 +308,7 @@ def answer_bench(
     from assistant.index.embedder import get_embedder
     from assistant.pipeline import Pipeline
 
+    step = Progress("answer", verbose)
     with tempfile.TemporaryDirectory(prefix="fibro-bench-answer-") as tmp:
         # Production refresh period (the generation is re-checked every 2 s, not per query);
         # relevance floor off because the synthetic vectors are random (see module docstring);
@@ -320,6 +321,7 @@ def answer_bench(
             log_level="WARNING",
         )
         embedder = get_embedder(settings.embedding_model_path)
+        step(f"building an index of {chunks} synthetic chunks")
         started = time.perf_counter()
         store = build_index(settings, chunks, embedder.dimension)
         snapshot = store.snapshot()  # loads the manifest and builds BM25
@@ -333,10 +335,12 @@ def answer_bench(
             "index_build_seconds": round(build_seconds, 2),
             "queries": queries,
         }
+        step(f"retrieval: {queries} queries")
         figures.update(measure_retrieval(store, embedder, settings, questions[:queries]))
 
         pipeline = Pipeline(settings, store, embedder)
         with LiveServer(create_app(settings, pipeline), startup_seconds=30) as server:
+            step(f"answers over HTTP: {answers} cold, then the same warm")
             figures.update(measure_answers(server.url, questions, answers))
             # The same questions again: their passages' sentences are now in the embedding
             # cache, as they are for a real corpus after the start-up warm-up.
@@ -346,6 +350,7 @@ def answer_bench(
             )
             # Fresh questions for the load test, so it does not replay the answers above.
             load_questions = make_questions(max(queries, WARMUP), seed=SEED + 2)
+            step(f"load: {clients} clients for {seconds:g} s")
             figures.update(asyncio.run(_load(server.url, load_questions, clients, seconds)))
 
     figures["peak_rss_mb"] = peak_rss_mb()

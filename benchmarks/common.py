@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,20 @@ increase decrease difference similar higher lower stronger weaker earlier later 
 typical variable moderate mild severe persistent fluctuating morning evening night rest
 """
 WORDS = _WORDS_TEXT.split()
+
+
+class Progress:
+    """One line on stderr per phase, with the time since the bench began (a bench runs minutes)."""
+
+    def __init__(self, name: str, verbose: bool = True) -> None:
+        self.name = name
+        self.verbose = verbose
+        self.started = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        if self.verbose:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{self.name} {elapsed:6.1f} s] {phase}", file=sys.stderr, flush=True)
 
 
 def percentile(values: Sequence[float], q: float, scale: float = 1.0) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings, quiet_third_parties
-from benchmarks.common import WORDS, peak_rss_mb, print_table
+from benchmarks.common import WORDS, Progress, peak_rss_mb, print_table
 from tests.support import make_settings
 
 DEFAULT_CHUNKS = 2000
@@ -111,10 +111,12 @@ def ingest_bench(chunks: int = DEFAULT_CHUNKS, verbose: bool = True) -> dict[str
     from assistant.index.embedder import get_embedder
     from ingest.job import run_ingest
 
+    step = Progress("ingest", verbose)
     with tempfile.TemporaryDirectory(prefix="fibro-bench-ingest-") as tmp:
         root = Path(tmp)
         corpus = root / "corpus"
         settings = make_settings(root / "index")
+        step(f"writing a synthetic corpus of about {chunks} chunks")
         n_chunks, texts = build_corpus(corpus, chunks, settings)
 
         embedder = get_embedder(settings.embedding_model_path)
@@ -133,10 +135,13 @@ def ingest_bench(chunks: int = DEFAULT_CHUNKS, verbose: bool = True) -> dict[str
         # The bare encode runs before and after the job and the two are averaged, so load
         # that drifts during the run (other processes on a 2-core machine) mostly cancels.
         load_before = os.getloadavg()[0]
+        step(f"baseline: embedding {len(texts)} chunks with the bare model")
         encode_before, encode_cpu_before = bare_encode()
+        step(f"the ingest job on {n_chunks} chunks")
         wall, cpu = time.perf_counter(), time.process_time()
         first = run_ingest([corpus], settings, progress=False)
         job_seconds, job_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        step("baseline again (load drifts on a shared machine)")
         encode_after, encode_cpu_after = bare_encode()
         load_after = os.getloadavg()[0]
         encode_seconds = (encode_before + encode_after) / 2
@@ -149,6 +154,7 @@ def ingest_bench(chunks: int = DEFAULT_CHUNKS, verbose: bool = True) -> dict[str
                 f"expected {n_chunks} and {len(texts)}"
             )
 
+        step("re-ingesting the unchanged corpus")
         started = time.perf_counter()
         second = run_ingest([corpus], settings, progress=False)
         reingest_seconds = time.perf_counter() - started

@@ -11,7 +11,8 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # Async, so it runs on the event loop and never waits for a thread behind queued answers.
     return {"status": "ok"}
 
 
