@@ -145,7 +145,50 @@ class Settings(BaseSettings):
     queue_timeout_seconds: float = Field(
         default=60.0, gt=0, description="How long a request may wait for a slot before a 503."
     )
+    max_queued_answers: int = Field(
+        default=32,
+        ge=0,
+        description="Requests that may wait for an answer slot; when full, a 503 at once.",
+    )
+    max_body_bytes: int = Field(
+        default=262_144, ge=1024, description="Largest request body accepted (larger: a 413)."
+    )
+    breaker_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Model failures in a row after which answers skip the model for a while.",
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=60.0, gt=0, description="How long answers skip a failing model (extractive)."
+    )
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    # Protection for a public service.
+    # NoDecode: `a,b` from the environment is split by the validator instead of read as JSON.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys for the non-widget endpoints (Authorization: Bearer KEY; "
+        "comma-separated); empty = open.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxy addresses or networks (CIDR) whose X-Forwarded-For is believed "
+        "(comma-separated); empty = none.",
+    )
+    rate_per_minute: int = Field(
+        default=30, ge=0, description="Questions one client address may ask a minute; 0 = no limit."
+    )
+    session_rate_per_minute: int = Field(
+        default=20, ge=0, description="Questions one chat session may ask a minute; 0 = no limit."
+    )
+    rate_burst: int = Field(
+        default=10, ge=1, description="Questions a client may ask at once before its rate applies."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by several workers (rate limits, Slack dedupe, breaker); "
+        "default: in-process.",
+    )
 
     # Web widget (assistant/widget/). Pages on these origins may call the answer endpoints from a
     # browser; any other Origin gets a 403. Empty: only pages served by this service itself.
@@ -215,6 +258,17 @@ class Settings(BaseSettings):
             return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
         return value
 
+    @field_validator("api_keys", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        # A comma-separated string or a JSON list, blanks dropped.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [v.strip() for v in text.split(",") if v.strip()]
+        return value
+
     @field_validator("fallback_models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
@@ -238,6 +292,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_app_token",
         "slack_escalation_channel",
+        "redis_url",
         mode="before",
     )
     @classmethod
