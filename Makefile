@@ -52,6 +52,8 @@ serve: install
 test: install-dev
 	@# The browser tests drive Debian's Chromium (Playwright cannot download one here).
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then echo "installing Chromium for the browser tests (about a minute)"; apt-get update -qq && apt-get install -y -qq chromium; fi
+	@# The shared-state tests start Debian's redis-server on loopback.
+	@if ! command -v redis-server >/dev/null && [ "$$(id -u)" = 0 ]; then echo "installing redis-server for the multi-worker tests"; apt-get update -qq && apt-get install -y -qq redis-server; fi
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sources_parser(sub)
 
     p = sub.add_parser("bench", help="Benchmarks that print figures (ratios against baselines).")
-    p.add_argument("target", choices=["ingest", "answer", "triage"])
+    p.add_argument("target", choices=["ingest", "answer", "triage", "load", "faults"])
     p.add_argument(
         "--json", type=Path, default=None, help="Also write the figures to this file (default: no)."
     )
@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seconds", type=float, default=None, help="Load-test duration of answer (default: 30)."
+    )
+    p.add_argument(
+        "--clients",
+        default=None,
+        help="Concurrent clients of load, comma-separated runs (default: 50,200).",
     )
     p.set_defaults(handler=_cmd_bench)
     return parser
@@ -209,7 +214,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                     _exit_now(130, "fibro serve: stopped during start-up")
                 super().handle_exit(sig, frame)
 
-        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            server_header=False,  # no `server: uvicorn` banner
+            # X-Forwarded-For is read by the app, from FIBRO_TRUSTED_PROXIES only (ratelimit.py).
+            proxy_headers=False,
+        )
         server = Server(config)
         server.run()
     except KeyboardInterrupt:

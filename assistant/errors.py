@@ -4,7 +4,9 @@ Catch `FibroError` to handle anything of ours; catch a branch to handle one kind
 message always says what went wrong and, where it can, what to do about it.
 
     FibroError
-    ├── InputError            a question or setting a user can correct (too long, empty)
+    ├── InputError            a question or setting a user can correct (empty, malformed)
+    │   ├── InputTooLongError a message over its length limit (the API answers 413)
+    │   └── InvalidTextError  text that is not valid Unicode (a lone surrogate)
     ├── StoreError            the index could not be opened or read
     ├── EmbedderError         the embedding model could not be found or loaded
     ├── ComposerError         the model gave no usable draft (provider down, timeout, empty reply)
@@ -35,6 +37,14 @@ class FibroError(Exception):
 
 class InputError(FibroError, ValueError):
     """Input a user can correct: the message says what is accepted."""
+
+
+class InputTooLongError(InputError):
+    """A message longer than its limit (`max_question_chars`): the API answers 413."""
+
+
+class InvalidTextError(InputError):
+    """Text that is not valid Unicode (a lone surrogate): it cannot be encoded, stored or sent."""
 
 
 class StoreError(FibroError, RuntimeError):

@@ -65,6 +65,7 @@ OTHER = "other"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _RATINGS = frozenset({"up", "down"})
 _STAGES = ("triage", "retrieve", "compose", "verify", "hedge")
+_FALLBACK_REASONS = frozenset({"model_error", "unverified", "breaker_open"})
 _REASON_CHARS = re.compile(r"[^a-z0-9_:]")
 
 # Whole requests: a JSON answer takes tens of milliseconds to seconds, a stream with a model
@@ -119,6 +120,13 @@ FALLBACKS = Counter(
     "fibro_llm_fallbacks",
     "Runs in which the model failed and the extractive composer answered.",
     ["channel"],
+    registry=REGISTRY,
+)
+FALLBACK_REASONS = Counter(
+    "fibro_llm_fallback_reasons",
+    "Runs answered extractively instead of by the model, by why: model_error, unverified "
+    "(too few model sentences passed verification), breaker_open (the model was not asked).",
+    ["reason"],
     registry=REGISTRY,
 )
 LLM_CALLS = Counter(
@@ -249,6 +257,8 @@ def observe_run(record: RunRecord) -> None:
         LLM_CALLS.labels("error" if call.error else "ok").inc()
     if record.fallback:
         FALLBACKS.labels(channel).inc()
+        reason = record.fallback_reason
+        FALLBACK_REASONS.labels(reason if reason in _FALLBACK_REASONS else OTHER).inc()
 
 
 def observe_feedback(event: FeedbackEvent) -> None:

@@ -126,8 +126,14 @@ class AnswerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # The length limit is a setting (`max_question_chars`), checked by the API and the CLI.
-    question: str = Field(min_length=1)
+    # The length limit is a setting (`max_question_chars`), checked by the API and the CLI; the
+    # API writes it into the OpenAPI document as maxLength (assistant/api/responses.py).
+    question: str = Field(
+        min_length=1,
+        description="The question: some text that is not only spaces (a blank one is a 422), "
+        "at most FIBRO_MAX_QUESTION_CHARS characters (a longer one is a 413).",
+        json_schema_extra={"pattern": r"\S"},
+    )
     history: list[Turn] = Field(default_factory=list, max_length=40)
     session_id: str | None = Field(default=None, max_length=200)
 

@@ -86,6 +86,8 @@ class RunRecord:
     hedges: list[str] = field(default_factory=list)
     llm_calls: list[LLMCall] = field(default_factory=list)
     fallback: bool = False  # the model failed and the extractive composer answered
+    # Why: model_error, unverified (too few sentences passed), breaker_open (not asked).
+    fallback_reason: str | None = None
     answer: Answer | None = None  # None when the client left before the end
     completed: bool = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from assistant import safety
+from assistant.breaker import CircuitBreaker, breaker_store_for
 from assistant.compose.extractive import ExtractiveComposer
 from assistant.doses import dose_allowed
-from assistant.errors import ComposerError, StoreError
+from assistant.errors import ComposerError, FibroError, StoreError
 from assistant.hedge import attribute_to_press_release, hedges_for, supporting_span
 from assistant.index.embedder import Embedder, get_embedder
 from assistant.index.lexical import tokenize
@@ -56,6 +58,9 @@ NO_EVIDENCE_REPLY = (
 )
 
 Event = tuple[str, dict[str, Any]]
+
+# Asked once at start-up, through every local stage, so the first real answer is not the slow one.
+WARM_QUESTION = "What is fibromyalgia and how is it diagnosed?"
 
 
 @dataclass
@@ -104,6 +109,10 @@ class Pipeline:
         self.embedder = embedder
         self.retriever = Retriever(store, embedder, settings)
         self.extractive = ExtractiveComposer(settings.extractive_sentences, embedder)
+        # Shared by every answer: after repeated model failures, answers skip the model a while.
+        self.breaker = CircuitBreaker.from_settings(settings, breaker_store_for(settings))
+        # Set once warm() has run: until then /readyz says "starting" (first answers are slow).
+        self.warmed = threading.Event()
         self.threshold = settings.support_threshold
         # Trained once per process (a second or two; utterance embeddings are cached on disk).
         self.classifier: SafetyClassifier = get_classifier(embedder, settings.data_dir / "cache")
@@ -118,17 +127,45 @@ class Pipeline:
         )
 
     def warm(self, max_sentences: int = 5000) -> int:
-        """Embed the sentences of the indexed chunks ahead of the first questions.
+        """Do ahead of the first question what would make it slow, then mark the pipeline warm.
 
         The extractive composer and the verifier compare answers sentence by sentence; with the
         vectors cached, an answer costs a query embedding instead of dozens of sentence
         embeddings. Small corpora are warmed whole; larger ones fill the cache as they are used.
+        One question then goes through triage, retrieval (the index snapshot and BM25), the
+        extractive composer and the verifier, without observers or a model call, and litellm is
+        imported when a model is configured. `warmed` is set at the end even when this fails: a
+        broken index is /readyz's to report ("unavailable"), not a reason to stay "starting".
         """
-        sentences = [s.text for c in self.store.snapshot().chunks for s in split_passage(c.text)]
-        if not sentences or len(sentences) > max_sentences:
-            return 0
-        self.embedder.encode_cached(sentences)
-        return len(sentences)
+        count = 0
+        try:
+            sentences = [
+                s.text for c in self.store.snapshot().chunks for s in split_passage(c.text)
+            ]
+            if sentences and len(sentences) <= max_sentences:
+                self.embedder.encode_cached(sentences)
+                count = len(sentences)
+            self._warm_answer_path(WARM_QUESTION)
+        except FibroError as exc:
+            log.warning(json.dumps({"event": "warm_up_failed", "error": str(exc)[:300]}))
+        finally:
+            self.warmed.set()
+        return count
+
+    def _warm_answer_path(self, question: str) -> None:
+        self.triage(question)
+        retrieval = self.retriever.retrieve(question)
+        if retrieval.passages:
+            draft = self.extractive.compose(
+                retrieval.query, retrieval.query_vector, retrieval.passages, question
+            )
+            texts = [p.chunk.text for p in retrieval.passages]
+            for sentence in split_answer(draft):
+                verify_sentence(sentence, texts, self.threshold, self.embedder)
+        if self.settings.model:
+            from assistant.compose.llm import warm_litellm
+
+            warm_litellm(self.settings)  # its import and first call take seconds
 
     # ---- status ---------------------------------------------------------------------------
 
@@ -382,7 +419,7 @@ class Pipeline:
         if planned is None and self.settings.model:
             from assistant.compose.llm import LLMComposer
 
-            composer = LLMComposer(self.settings)
+            composer = LLMComposer(self.settings, self.breaker)
             texts = [strip_instructions(p.chunk.text) for p in passages]
             pending: list[VerifiedSentence] = []
             emitted = cited = 0
@@ -423,8 +460,16 @@ class Pipeline:
                 run.mode, run.model = "llm", composer.used_model
                 return
             if emitted == 0:
-                log.info(json.dumps({"trace_id": run.trace_id, "fallback": "extractive"}))
+                reason = composer.skipped or (
+                    "model_error" if any(c.error for c in composer.calls) else "unverified"
+                )
+                log.info(
+                    json.dumps(
+                        {"trace_id": run.trace_id, "fallback": "extractive", "reason": reason}
+                    )
+                )
                 run.record.fallback = True
+                run.record.fallback_reason = reason
         if planned is None:
             planned = self._extractive(run, retrieval, passages, run.route)
         run.mode, run.model = "extractive", None

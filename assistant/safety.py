@@ -170,12 +170,16 @@ Looking after someone in crisis is hard. Please make sure you have support too."
 
 
 def distress_note() -> str:
-    """Put before an answer when the message carries distress below the crisis threshold."""
+    """Put before an answer when the message carries distress below the crisis threshold.
+
+    Worded so that it reads as care, not as a misreading, when it lands on a calm question: the
+    distress line sits well below the crisis threshold, so some ordinary questions get it.
+    """
     return (
-        "It sounds like things are really hard right now, and I'm sorry. If you ever feel you "
-        "can't keep yourself safe, you can talk to someone at any time: Samaritans on 116 123 "
-        "(UK and Ireland) or the 988 Suicide & Crisis Lifeline (US, call or text 988). Here is "
-        "what the sources say about your question."
+        "If things feel very hard at the moment, you don't have to face that alone. If you "
+        "ever feel you can't keep yourself safe, you can talk to someone at any time: "
+        "Samaritans on 116 123 (UK and Ireland) or the 988 Suicide & Crisis Lifeline (US, call "
+        "or text 988). Here is what the sources say about your question."
     )
 
 

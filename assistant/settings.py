@@ -91,7 +91,11 @@ class Settings(BaseSettings):
         default=None,
         description="Provider key (provider variables such as OPENAI_API_KEY also work).",
     )
-    llm_timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of one model call.")
+    llm_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time one answer may spend on the model: all retries and fallbacks together.",
+    )
     llm_retries: int = Field(
         default=1,
         ge=0,
@@ -137,7 +141,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `fibro serve` listens on.")
     port: int = Field(default=8000, description="Port `fibro serve` listens on.")
     max_question_chars: int = Field(
-        default=2000, ge=10, description="Longest question accepted (longer: a 422)."
+        default=2000, ge=10, description="Longest question or message accepted (longer: a 413)."
     )
     max_concurrent_answers: int = Field(
         default=4, ge=1, description="Answers computed at once; more wait in a queue."
@@ -196,9 +200,6 @@ class Settings(BaseSettings):
     widget_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to embed the widget, e.g. https://clinic.example (comma-separated).",
-    )
-    widget_rate_per_minute: int = Field(
-        default=20, ge=0, description="Widget questions one client may ask a minute; 0 = no limit."
     )
 
     # Feedback (assistant/feedback/): answers and their ratings, stored masked.

@@ -1,4 +1,4 @@
-"""`fibro bench ingest|answer|triage`: figures measured against baselines in the same run.
+"""`fibro bench ingest|answer|triage|load|faults`: figures measured against baselines in the same run.
 
 The benchmarks live beside the tests, not in the wheel: they build synthetic corpora, start the
 app on loopback with the tests' helpers (tests/support/), and are for developers working from a
@@ -19,10 +19,18 @@ RUNNERS = {
     "ingest": ("benchmarks.ingest", "run_ingest_bench"),
     "answer": ("benchmarks.answer", "run_answer_bench"),
     "triage": ("benchmarks.triage", "run_triage_bench"),
+    "load": ("benchmarks.load", "run_load_bench"),
+    "faults": ("benchmarks.faults", "run_faults_bench"),
 }
 
 # About how long each target runs with its defaults on two cores (docs/BENCHMARKS.md).
-DURATIONS = {"ingest": "about 6 minutes", "answer": "about 3 minutes", "triage": "about 30 seconds"}
+DURATIONS = {
+    "ingest": "about 6 minutes",
+    "answer": "about 3 minutes",
+    "triage": "about 30 seconds",
+    "load": "about 2 minutes",
+    "faults": "about 2 minutes",
+}
 
 
 def run(target: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """`fibro bench ingest`: throughput of the ingest job against the bare embedding model.
 
 The job embeds with the bundled MiniLM, so its throughput can never beat `model.encode` on the
-same texts. The benchmark measures how close it gets (`throughput_ratio`, target >= 0.85) and
-how little a re-run over an unchanged corpus costs (`reingest_fraction`, target < 0.05).
+same texts. The benchmark measures how close it gets in wall time (`throughput_ratio`, target
+>= 0.95: the job writes to Chroma on another thread while the model encodes, so it should wait
+for little beyond the encoder) and in CPU time (`throughput_ratio_cpu`, for telling waiting from
+working), and how little a re-run over an unchanged corpus costs (`reingest_fraction`, target
+< 0.05).
 
 Everything runs in one process on a synthetic corpus generated in a temporary folder: Markdown
 files with YAML front matter whose paragraphs are random, non-repeating sentences built from a
@@ -30,7 +33,7 @@ DEFAULT_CHUNKS = 2000
 PARAGRAPHS_PER_FILE = 20
 SEED = 20210701
 TARGETS = {
-    "throughput_ratio": ">= 0.85",
+    "throughput_ratio": ">= 0.95",
     "reingest_fraction": "< 0.05",
     "reingest_embedded": "== 0",
 }
@@ -184,7 +187,7 @@ def ingest_bench(chunks: int = DEFAULT_CHUNKS, verbose: bool = True) -> dict[str
         "targets": dict(TARGETS),
     }
     figures["targets_met"] = {
-        "throughput_ratio": figures["throughput_ratio"] >= 0.85,
+        "throughput_ratio": figures["throughput_ratio"] >= 0.95,
         "reingest_fraction": figures["reingest_fraction"] < 0.05,
         "reingest_embedded": figures["reingest_embedded"] == 0,
     }

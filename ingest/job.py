@@ -6,7 +6,9 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from assistant.index.store import ManifestEntry, Store, chunk_id, text_hash
+from assistant.errors import IngestError
+from assistant.index.faults import armed_point, crash_point
+from assistant.index.store import (
+    BATCH,
+    ManifestEntry,
+    Store,
+    chunk_id,
+    describe_index,
+    text_hash,
+)
 from assistant.marks import Mark, marks_to_json
 from assistant.models import SourceMeta
 from assistant.settings import Settings
@@ -25,6 +36,8 @@ from ingest.marks import place_marks
 
 # Bump when cleaning or chunking changes, so every source is re-chunked once.
 PIPELINE_VERSION = "2"  # 2: fact marks travel with chunks
+# Orphans are deleted in Chroma-sized batches; a killed sweep leaves the rest for the next run.
+SWEEP_BATCH = BATCH
 
 
 @dataclass
@@ -97,6 +110,10 @@ class PreparedSource:
             "source_hash": self.source_hash,
             "marks": marks_to_json(place_marks(chunk.text, list(self.marks))),
         }
+
+
+# A chunk to store: (source, chunk, chunk id, embedding input, hash of the input).
+Row = tuple[PreparedSource, Chunk, str, str, str]
 
 
 def prepare_sources(
@@ -172,6 +189,7 @@ def run_ingest(
     is reported and its previously indexed version is kept.
     """
     started = time.perf_counter()
+    armed_point()  # a misspelt crash point fails here, before anything is written
     report = IngestReport()
     store = store or Store(settings)
     roots = [p.resolve() for p in paths]
@@ -210,7 +228,6 @@ def run_ingest(
 
     if changed:
         _write_changed(changed, manifest, cohort, store, settings, report, embed, progress)
-    flipped = bool(content_changed)
 
     current_ids = {s.meta.id for s in loaded}
     for source_id, entry in manifest.items():
@@ -220,11 +237,14 @@ def run_ingest(
         if path in failed_paths or not _under(path, roots):
             continue
         store.remove_source(source_id)
-        flipped = True
         report.sources_removed += 1
         report.chunks_removed += len(entry.chunk_ids)
 
-    report.orphans_swept = _sweep_orphans(store, settings, wait=flipped)
+    # Always, not only when this run flipped something: a run killed between a manifest write
+    # and its generation bump left readers on the old view, and this run may find nothing to do.
+    store.publish()
+    crash_point("generation_bumped")
+    report.orphans_swept = _sweep_orphans(store, settings)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -244,8 +264,7 @@ def _write_changed(
     by_hash: dict[str, str] = {}
     for cid, h in stored.items():
         by_hash.setdefault(h, cid)
-    # (source, chunk, chunk id, embedding input, hash of the input)
-    rows: list[tuple[PreparedSource, Chunk, str, str, str]] = []
+    rows: list[Row] = []
     for source in changed:
         for chunk in source.chunks:
             cid = chunk_id(source.meta.id, source.source_hash, chunk.position, chunk.text)
@@ -254,23 +273,26 @@ def _write_changed(
     missing = [r for r in rows if r[2] not in stored]
     reuse_ids = {r[4]: by_hash[r[4]] for r in missing if r[4] in by_hash}
     reused = store.embeddings_for(sorted(set(reuse_ids.values())))
-    to_embed = list(dict.fromkeys(r[3] for r in missing if r[4] not in reuse_ids))
-    vectors = _embed_all(to_embed, settings, embed, progress)
+    waiting: dict[str, list[Row]] = {}  # embedding input -> the new rows that need its vector
+    for r in missing:
+        if r[4] not in reuse_ids:
+            waiting.setdefault(r[3], []).append(r)
+    to_embed = list(waiting)
     report.embedded = len(to_embed)
-    fresh = dict(zip(to_embed, vectors, strict=True))
+    report.reused_embeddings = len(missing) - sum(len(v) for v in waiting.values())
 
-    if missing:
-        embeddings = np.stack(
-            [reused[reuse_ids[r[4]]] if r[4] in reuse_ids else fresh[r[3]] for r in missing]
-        )
-        report.reused_embeddings = sum(1 for r in missing if r[4] in reuse_ids)
-        # Every new row is written before any source flips, in as few calls as Chroma allows.
-        store.add_chunks(
-            [r[2] for r in missing],
-            [r[1].text for r in missing],
-            [r[0].chunk_metadata(r[1], r[4]) for r in missing],
-            embeddings,
-        )
+    # Rows are written on another thread while the next batch is embedded. Every new row is
+    # still written before any source flips: the writer is drained before the commit below.
+    with ChunkWriter(store) as writer:
+        recycled = [r for r in missing if r[4] in reuse_ids]
+        if recycled:
+            writer.write(recycled, np.stack([reused[reuse_ids[r[4]]] for r in recycled]))
+        for texts, vectors in _embed_batches(to_embed, settings, embed, progress):
+            batch = [r for text in texts for r in waiting[text]]
+            by_text = dict(zip(texts, vectors, strict=True))
+            writer.write(batch, np.stack([by_text[r[3]] for r in batch]))
+    crash_point("chunks_written")
+
     ids_by_source: dict[str, list[str]] = {}
     for r in rows:
         ids_by_source.setdefault(r[0].meta.id, []).append(r[2])
@@ -363,7 +385,7 @@ def remove_sources(
         removed.append(source_id)
         chunks += len(entry.chunk_ids)
     if removed:
-        _sweep_orphans(store, settings, wait=True)
+        _sweep_orphans(store, settings)
     return removed, unknown, chunks
 
 
@@ -371,40 +393,114 @@ def _under(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def _sweep_orphans(store: Store, settings: Settings, wait: bool) -> int:
-    """Delete rows no manifest names: retired versions and leftovers of a killed job."""
-    if wait:
-        # Readers re-check the generation every `index_refresh_seconds`; give them two periods
-        # to move to the new manifest before the rows their old one names disappear.
-        time.sleep(2 * settings.index_refresh_seconds)
+def _sweep_orphans(store: Store, settings: Settings) -> int:
+    """Delete rows no manifest names: retired versions and leftovers of a killed job.
+
+    Readers re-check the generation every `index_refresh_seconds`; the rows their old manifest
+    names stay until two periods after the last bump. The wait is measured from the bump itself
+    (recorded with the generation), not from this run's start, so a run that only repairs a
+    killed job's bump waits too, and a run long after the last change does not wait at all.
+    """
+    period = 2 * settings.index_refresh_seconds
+    # Clamped: a clock that differs between this machine and the one that bumped must not
+    # stretch the wait beyond what readers need.
+    time.sleep(min(period, max(0.0, period - store.generation_age())))
     visible = {cid for entry in store.manifest().values() for cid in entry.chunk_ids}
     orphans = [cid for cid in store.stored_text_hashes() if cid not in visible]
-    return store.delete_chunks(orphans)
+    for start in range(0, len(orphans), SWEEP_BATCH):
+        store.delete_chunks(orphans[start : start + SWEEP_BATCH])
+        crash_point("orphans_partly_swept")
+    return len(orphans)
 
 
-def _embed_all(
+def _embed_batches(
     texts: list[str],
     settings: Settings,
     embed: Callable[[list[str]], np.ndarray] | None,
     progress: bool | None,
-) -> np.ndarray:
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """Embed texts a few model batches at a time, yielding each group as soon as it is done.
+
+    Yielding groups (rather than returning all vectors at the end) is what lets the writer
+    store one group while the model encodes the next.
+    """
     if not texts:
-        return np.zeros((0, 1), dtype=np.float32)
-    if embed is not None:
-        return embed(texts)
+        return
     from tqdm import tqdm
 
+    encode = embed or _model_encoder(settings)
+    # Sort by length so each batch pads little; several model batches per group so a write
+    # (one Chroma transaction) is not paid per 32 rows.
+    order = sorted(texts, key=len)
+    size = settings.embed_batch_size * 4
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
+        for start in range(0, len(order), size):
+            group = order[start : start + size]
+            yield group, np.asarray(encode(group), dtype=np.float32)
+            bar.update(len(group))
+
+
+def _model_encoder(settings: Settings) -> Callable[[list[str]], np.ndarray]:
+    """The bundled model's encode at the configured batch size."""
     from assistant.index.embedder import get_embedder
 
     embedder = get_embedder(settings.embedding_model_path)
-    batch = settings.embed_batch_size
-    # Sort by length so each batch pads little; restore the order afterwards.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
-        for start in range(0, len(order), batch * 4):
-            idx = order[start : start + batch * 4]
-            out[idx] = embedder.encode([texts[i] for i in idx], batch_size=batch)
-            bar.update(len(idx))
-    return out
+    return lambda group: embedder.encode(group, batch_size=settings.embed_batch_size)
+
+
+class ChunkWriter:
+    """Writes chunk rows on one background thread, at most `pending` writes behind the caller.
+
+    The bound keeps memory flat (a slow index makes the encoder wait instead of piling up
+    vectors) and keeps a failure close to its cause: the caller meets a write's error at its
+    next `write` or when the block ends, as an IngestError, never as a hang. When the block
+    itself fails, queued writes are cancelled and the one in progress is waited for, so no
+    thread outlives the job.
+    """
+
+    def __init__(self, store: Store, pending: int = 2) -> None:
+        self.store = store
+        self.pending = pending
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._futures: deque[Future[int]] = deque()
+        self.written = 0
+
+    def write(self, rows: list[Row], vectors: np.ndarray) -> None:
+        """Queue rows with their vectors; blocks while `pending` writes are outstanding."""
+        # Finished writes are collected first, so a failure stops the job at the next batch.
+        while self._futures and (len(self._futures) >= self.pending or self._futures[0].done()):
+            self._collect()
+        self._futures.append(self._pool.submit(self._write, rows, vectors))
+
+    def _write(self, rows: list[Row], vectors: np.ndarray) -> int:
+        self.store.add_chunks(
+            [r[2] for r in rows],
+            [r[1].text for r in rows],
+            [r[0].chunk_metadata(r[1], r[4]) for r in rows],
+            vectors,
+        )
+        crash_point("chunks_partly_written")
+        return len(rows)
+
+    def _collect(self) -> None:
+        future = self._futures.popleft()
+        try:
+            self.written += future.result()
+        except Exception as exc:  # chromadb raises many unrelated types
+            raise IngestError(
+                f"Writing chunks to the {describe_index(self.store.settings)} failed after "
+                f"{self.written} rows: {str(exc)[:300]}. Nothing new is visible yet; run the "
+                "ingest again once the index accepts writes (written rows are reused)."
+            ) from exc
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                while self._futures:
+                    self._collect()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)

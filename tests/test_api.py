@@ -272,7 +272,7 @@ def test_the_question_length_limit_is_one_setting_and_one_status(
     else:
         body = {"question": question}
     response = client.post(path, json=body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 413, response.text
     assert f"the limit is {limit}" in response.json()["error"]["message"]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port, wait_for
+from tests.support import free_port, wait_for, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,7 @@ def test_serve_ingests_an_empty_index_then_answers(env: dict[str, str]) -> None:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", 180)
+        wait_ready(f"http://127.0.0.1:{port}", 180)
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert ready.status_code == 200 and ready.json()["chunks"] > 0
         answer = httpx.post(

@@ -114,7 +114,7 @@ def test_requests_answers_triage_and_stages_are_counted(client: httpx.Client) ->
     stream = client.post("/v1/answer/stream", json={"question": ORDINARY})
     missing = client.get("/v1/chunks/no-such-chunk")
     unrouted = client.get("/no/such/path/42")
-    assert (ordinary.status_code, crisis.status_code, too_long.status_code) == (200, 200, 422)
+    assert (ordinary.status_code, crisis.status_code, too_long.status_code) == (200, 200, 413)
     assert (stream.status_code, missing.status_code, unrouted.status_code) == (200, 404, 404)
     answer, fixed = ordinary.json(), crisis.json()
     streamed = dict(parse_sse(stream.text))["done"]
@@ -128,7 +128,7 @@ def test_requests_answers_triage_and_stages_are_counted(client: httpx.Client) ->
         requests = "fibro_http_requests_total"
         answer_post = {"method": "POST", "endpoint": "/v1/answer"}
         assert delta(after, requests, **answer_post, status="200") == 2
-        assert delta(after, requests, **answer_post, status="422") == 1
+        assert delta(after, requests, **answer_post, status="413") == 1
         assert delta(after, requests, endpoint="/v1/answer/stream", status="200") == 1
         # Route templates, not raw paths: a path no route serves is one series, whatever it is.
         assert delta(after, requests, endpoint="/v1/chunks/{chunk_id}", status="404") == 1
@@ -142,7 +142,7 @@ def test_requests_answers_triage_and_stages_are_counted(client: httpx.Client) ->
         assert delta(after, answers, route="answer", mode=answer["mode"], channel="api") == 1
         assert delta(after, answers, route="crisis", mode="fixed", channel="api") == 1
         assert delta(after, answers, route="answer", mode=streamed["mode"], channel="stream") == 1
-        assert delta(after, answers) == 3  # the 422 never reached the pipeline
+        assert delta(after, answers) == 3  # the 413 never reached the pipeline
 
         assert delta(after, "fibro_triage_decisions_total") == 3
         assert delta(after, "fibro_triage_decisions_total", **{"class": "crisis"}) == 1

@@ -110,9 +110,7 @@ def _app_settings(base: Settings, **overrides: Any) -> Settings:
 @pytest.fixture(scope="module")
 def widget_app(corpus_pipeline, corpus_settings, host: HostSite) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     """The real app, allowing the host site's origin (and no other) to embed the widget."""
-    settings = _app_settings(
-        corpus_settings, widget_origins=[host.origin], widget_rate_per_minute=1000
-    )
+    settings = _app_settings(corpus_settings, widget_origins=[host.origin])
     with LiveServer(create_app(settings, corpus_pipeline)) as server:
         # The first answer of a process loads models and caches; pay for it here, not inside a
         # browser test's timeouts.
@@ -237,7 +235,7 @@ def test_disallowed_origin_is_refused(widget_app: LiveServer, host: HostSite) ->
     for endpoint in ("/v1/answer/stream", "/v1/answer"):
         refused = HTTP.post(widget_app.url + endpoint, json=body, headers=evil)
         assert refused.status_code == 403, endpoint
-        assert refused.json()["error"]["type"] == "http_error"
+        assert refused.json()["error"]["type"] == "forbidden"
         assert "access-control-allow-origin" not in refused.headers
     assert HTTP.post(url, json=body, headers={"origin": "null"}).status_code == 403
     preflight = HTTP.options(
@@ -259,8 +257,8 @@ def test_disallowed_origin_is_refused(widget_app: LiveServer, host: HostSite) ->
 
 
 def test_widget_traffic_is_rate_limited(corpus_pipeline, corpus_settings) -> None:  # type: ignore[no-untyped-def]
-    """Widget questions per client are limited (429, Retry-After); crisis replies never are."""
-    settings = _app_settings(corpus_settings, widget_rate_per_minute=2)
+    """Widget questions per session are limited (429, Retry-After); crisis replies never are."""
+    settings = _app_settings(corpus_settings, session_rate_per_minute=2, rate_burst=2)
     with LiveServer(create_app(settings, corpus_pipeline)) as server:
         url = server.url + "/v1/answer"
         widget = {"x-fibro-channel": "widget", "x-client-id": "patient-1"}
@@ -269,14 +267,14 @@ def test_widget_traffic_is_rate_limited(corpus_pipeline, corpus_settings) -> Non
         limited = HTTP.post(url, json={"question": QUESTION}, headers=widget)
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
-        assert limited.json()["error"]["type"] == "http_error"
+        assert limited.json()["error"]["type"] == "rate_limited"
         stream = HTTP.post(url + "/stream", json={"question": QUESTION}, headers=widget)
         assert stream.status_code == 429
         crisis = HTTP.post(url, json={"question": CRISIS}, headers=widget)
         assert crisis.status_code == 200 and crisis.json()["route"] == "crisis"
         other = {**widget, "x-client-id": "patient-2"}
         assert HTTP.post(url, json={"question": QUESTION}, headers=other).status_code == 200
-        # Not widget traffic (no Origin, no channel header): the API is unaffected.
+        # No session (no X-Client-Id, no session_id): only the per-address limit, which is off.
         assert HTTP.post(url, json={"question": QUESTION}).status_code == 200
 
 

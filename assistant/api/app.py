@@ -15,9 +15,13 @@ import anyio
 from fastapi import FastAPI
 
 from assistant import tracing
+from assistant.api.auth import install_api_keys
+from assistant.api.bodylimit import install_limits
 from assistant.api.errors import install_error_handlers
 from assistant.api.gate import AnswerGate
+from assistant.api.headers import install_headers
 from assistant.api.origins import install_cors
+from assistant.api.ratelimit import RateLimits
 from assistant.api.routes import answers, feedback, metrics, openai, sources, status, widget
 from assistant.metrics import MetricsMiddleware
 from assistant.observe import feedback_hooks_for
@@ -52,10 +56,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.pipeline = pipeline
     app.state.settings = settings
-    app.state.gate = AnswerGate(settings.max_concurrent_answers, settings.queue_timeout_seconds)
+    app.state.gate = AnswerGate.from_settings(settings)  # slots, queue places, wait
+    app.state.rate_limits = RateLimits(settings)  # a bad FIBRO_TRUSTED_PROXIES fails here
     app.state.feedback_hooks = feedback_hooks_for(settings)
     install_error_handlers(app)
+    install_limits(app, settings)  # FIBRO_MAX_BODY_BYTES, FIBRO_MAX_QUESTION_CHARS: 413s
     app.add_middleware(MetricsMiddleware)  # request counts and latency for /metrics
+    install_api_keys(app, settings)  # FIBRO_API_KEYS: a 401 before any route runs
+    install_headers(app)  # nosniff, referrer, frame policy, no-store on answers
     install_cors(app, settings)  # FIBRO_WIDGET_ORIGINS; outermost, so errors carry CORS headers
     for module in (status, answers, openai, sources, metrics, feedback, widget, slack):
         app.include_router(module.router)

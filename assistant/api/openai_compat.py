@@ -39,7 +39,13 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = MODEL_ID
-    messages: list[ChatMessage] = Field(min_length=1, max_length=60)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=60,
+        description="The conversation, oldest first; the last message has role `user` and some "
+        "text. Each message is at most FIBRO_MAX_QUESTION_CHARS characters (a longer one is a "
+        "413). `system`, `developer` and `tool` messages are accepted and ignored.",
+    )
     stream: bool = False
 
     @field_validator("messages")

@@ -10,30 +10,23 @@ answer slots) if only CORS stood in the way, so the `Origin` header is checked h
 - anything else, including `null` (sandboxed frames, `file:` pages): 403 with the error JSON.
 
 Widget traffic is recognised by the `Origin` header (browsers send it on every POST, so no page
-can leave it out) or by the `X-Fibro-Channel: widget` header the widget sends. Such requests are
-limited per client (`client_key`: the widget's `X-Client-Id`, else the address) to
-`FIBRO_WIDGET_RATE_PER_MINUTE` questions a minute, with a 429 and `Retry-After` beyond that.
-The limit is applied after triage and only to questions that need an answer computed: a crisis
-or emergency reply is cheap and must never be refused.
+can leave it out) or by the `X-Fibro-Channel: widget` header the widget sends. Its questions are
+rate-limited like everyone's (`assistant/api/ratelimit.py`: per address and per session).
 """
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from starlette.middleware.cors import CORSMiddleware
 
 from assistant.api.deps import SettingsDep
-from assistant.api.ratelimit import RateLimiter, client_key
 from assistant.settings import Settings
 
 CHANNEL_HEADER = "x-fibro-channel"
 WIDGET_CHANNEL = "widget"
 REFUSED_MESSAGE = "requests from this web page's origin are not allowed"
-
-_limiter_lock = threading.Lock()
 
 
 def is_same_origin(request: Request, origin: str) -> bool:
@@ -81,24 +74,6 @@ def channel_of(request: Request, default: str) -> str:
     if request.headers.get(CHANNEL_HEADER, "").strip().lower() == WIDGET_CHANNEL:
         return WIDGET_CHANNEL
     return default
-
-
-def limit_widget(request: Request, settings: Settings) -> None:
-    """Count one widget question for its client; a 429 with `Retry-After` over the limit.
-
-    The limiter lives on the app (one per app, so tests with their own app start clean) and is
-    made on first use under a lock, since sync routes call this from worker threads.
-    """
-    if settings.widget_rate_per_minute <= 0 or not is_widget(request):
-        return
-    state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "widget_limiter", None)
-    if limiter is None:
-        with _limiter_lock:
-            limiter = getattr(state, "widget_limiter", None)
-            if limiter is None:
-                limiter = state.widget_limiter = RateLimiter(settings.widget_rate_per_minute)
-    limiter.check(client_key(request))
 
 
 def install_cors(app: FastAPI, settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.compose.plan import QuestionKind, question_kind
-from assistant.injection import strip_instructions
+from assistant.injection import strip_injection, strip_instructions
 from assistant.models import Turn
 from assistant.retrieve import Passage
 
@@ -48,13 +48,26 @@ def format_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(lines)
 
 
+def as_data(text: str) -> str:
+    """A message as the model may see it: instructions and forged prompt structure cut out.
+
+    The client writes every turn it sends, the "assistant" ones included, so each is cleaned the
+    same way as the question: instructions anywhere in it, fake `<passage>` elements and [n]
+    markers, and lines posing as another turn ("system: ...") never reach the model.
+    """
+    return strip_injection(text)[1]
+
+
 def build_messages(
     question: str, passages: Sequence[Passage], history: Sequence[Turn]
 ) -> list[dict[str, str]]:
     """Chat messages: rules, the earlier turns, then passages and question as data."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for turn in history[-6:]:
-        messages.append({"role": turn.role, "content": turn.content})
+        content = as_data(turn.content)
+        if content:
+            messages.append({"role": turn.role, "content": content})
+    question = as_data(question)
     messages.append(
         {
             "role": "user",

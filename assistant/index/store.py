@@ -9,6 +9,12 @@ Consistency model (why the manifest exists):
   every result through the manifest they loaded, so they never see half a source.
 - A job killed at any point leaves rows that no manifest names (orphans) or a manifest that
   still names the old chunks; the next job sweeps orphans and completes the flip.
+- The generation readers poll is a digest of the manifest, not a random token, so "readers are
+  current" is a fact any process can check: `publish()` rewrites the generation whenever it does
+  not match the manifest. Every ingest run calls it, so a job killed between a manifest write
+  and its generation bump is completed by the next run even when that run has nothing to write.
+  The time of the last bump travels with the generation, so the sweep that follows a recovery
+  still waits for readers to move before deleting what their old manifest names.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import hashlib
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import StoreError
+from assistant.index.faults import crash_point
 from assistant.index.lexical import BM25Index
 from assistant.marks import ChunkMark, marks_from_json
 from assistant.settings import Settings, quiet_third_parties
@@ -168,9 +174,40 @@ class Store:
         }
 
     def generation(self) -> str:
-        """Changes whenever what readers should see changes."""
+        """Changes whenever what readers should see changes (a digest of the manifest)."""
         rows = self.manifest_collection.get(ids=[GENERATION_ID], include=["documents"])
         return rows["documents"][0] if rows["ids"] else ""
+
+    def generation_age(self) -> float:
+        """Seconds since the generation last changed; infinite when no time was recorded."""
+        rows = self.manifest_collection.get(ids=[GENERATION_ID], include=["metadatas"])
+        metas = rows["metadatas"] or []
+        published = (metas[0] or {}).get("published_at") if rows["ids"] and metas else None
+        if not isinstance(published, int | float):
+            return float("inf")
+        return max(0.0, time.time() - float(published))
+
+    def publish(self) -> bool:
+        """Make readers pick up the manifest as it is now; True when the generation changed.
+
+        A no-op when the generation already matches the manifest, so calling it after every
+        run costs one read and repairs a run that died between a manifest write and its bump.
+        """
+        rows = self.manifest_collection.get(include=["documents"])
+        digest = hashlib.sha256()
+        for sid, doc in sorted(zip(rows["ids"], rows["documents"] or [], strict=False)):
+            if sid != GENERATION_ID:
+                digest.update(f"{sid}\x00{doc}\x00".encode())
+        generation = digest.hexdigest()[:32]
+        if generation == self.generation():
+            return False
+        self.manifest_collection.upsert(
+            ids=[GENERATION_ID],
+            embeddings=[[1.0]],
+            documents=[generation],
+            metadatas=[{"published_at": time.time()}],
+        )
+        return True
 
     def commit_source(self, entry: ManifestEntry) -> None:
         """Make a source's chunks the visible version (one atomic row write)."""
@@ -186,17 +223,14 @@ class Store:
                 documents=[e.to_document() for e in batch],
             )
         if entries:
-            self._bump_generation()
+            crash_point("manifest_upserted")
+            self.publish()
 
     def remove_source(self, source_id: str) -> None:
         """Hide a source; its chunks become orphans for the sweep."""
         self.manifest_collection.delete(ids=[source_id])
-        self._bump_generation()
-
-    def _bump_generation(self) -> None:
-        self.manifest_collection.upsert(
-            ids=[GENERATION_ID], embeddings=[[1.0]], documents=[uuid.uuid4().hex]
-        )
+        crash_point("source_removed")
+        self.publish()
 
     # ---- chunk rows -----------------------------------------------------------------------
 
@@ -279,7 +313,7 @@ class Store:
             raise
         except Exception as exc:
             raise StoreError(
-                f"The {_describe(self.settings)} cannot be read: {str(exc)[:200]}"
+                f"The {describe_index(self.settings)} cannot be read: {str(exc)[:200]}"
             ) from exc
 
     def _load_snapshot(self, generation: str) -> Snapshot:
@@ -353,10 +387,10 @@ def open_client(settings: Settings) -> Any:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.data_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises several unrelated types here
-        raise StoreError(f"Cannot open the {_describe(settings)}: {exc}") from exc
+        raise StoreError(f"Cannot open the {describe_index(settings)}: {exc}") from exc
 
 
-def _describe(settings: Settings) -> str:
+def describe_index(settings: Settings) -> str:
     """Where the index lives, for error messages."""
     if settings.chroma_host:
         return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"

@@ -32,6 +32,7 @@ from assistant.feedback.store import get_store
 from assistant.models import Answer, Turn
 from assistant.observe import FeedbackEvent, FeedbackHook, tell_feedback
 from assistant.pipeline import Pipeline
+from assistant.redisstate import RedisSeen, client_for
 from assistant.settings import Settings
 from assistant.slack import blocks
 from assistant.slack.progress import THINKING, Progress
@@ -75,6 +76,27 @@ class Recent:
         return None if item is None else item[1]
 
 
+class SeenEvents:
+    """Slack `event_id`s already answered: in Redis when `FIBRO_REDIS_URL` is set, so a retry
+    that lands on another worker is still answered once; in memory otherwise, and while Redis
+    cannot be reached (assistant/redisstate.py logs that)."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self.memory = Recent()
+        self.shared: RedisSeen | None = None
+        if redis_url:
+            self.shared = RedisSeen(client_for(redis_url))
+
+    def add(self, event_id: str) -> bool:
+        """Remember `event_id`; False when it was seen before (a retry)."""
+        first = self.memory.add(event_id)
+        if self.shared is not None:
+            shared = self.shared.add(f"slack:{event_id}")
+            if shared is not None:
+                return shared
+        return first
+
+
 class SlackBot:
     """The listeners' shared state: the pipeline, the gate, the feedback hooks, recent events."""
 
@@ -91,7 +113,7 @@ class SlackBot:
             settings.max_concurrent_answers, settings.queue_timeout_seconds
         )
         self.feedback_hooks = list(feedback_hooks)
-        self.events = Recent()
+        self.events = SeenEvents(settings.redis_url)
         self.answers = Recent(size=1000)  # trace_id -> (question, Answer), for the buttons
 
     # ---- answering --------------------------------------------------------------------------

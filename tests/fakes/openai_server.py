@@ -111,7 +111,9 @@ class Reply:
     released (either ends early when the server stops). ``fragment`` is the number of characters
     per streamed chunk; ``fragments`` gives the exact pieces instead (a list, or a function of
     the request). ``stall_after`` streams that many pieces and then stalls for ``stall``
-    (seconds or a :class:`Hold`, as ``hang``): a provider that stops mid-answer.
+    (seconds or a :class:`Hold`, as ``hang``): a provider that stops mid-answer. ``cut_after``
+    streams that many pieces and then closes the connection with no end: a dropped stream.
+    ``headers`` go with an error status (``Retry-After`` on a 429).
     """
 
     text: TextSource = ""
@@ -122,6 +124,7 @@ class Reply:
     stall_after: int | None = None
     stall: Pause = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    cut_after: int | None = None
 
     def render(self, request: RecordedRequest) -> str:
         return self.text(request) if callable(self.text) else self.text
@@ -250,6 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
                 # Stalling at len(pieces) means: all text sent, but the stream never finishes.
                 if i == reply.stall_after and self.server.fake._pause(reply.stall):
                     return
+                if i == reply.cut_after:
+                    # Half an event, then the connection closes (Connection: close).
+                    self.wfile.write(b'data: {"id": "' + chunk_id.encode() + b'", "choi')
+                    self.wfile.flush()
+                    return
                 if i < len(pieces):
                     self._event(_chunk(chunk_id, request.model, {"content": pieces[i]}))
             self._event(_chunk(chunk_id, request.model, {}, "stop"))
@@ -329,6 +337,9 @@ class FakeOpenAI:
             "api_base": f"{self.url}/v1",
             "api_key": SecretStr("test-key"),
             "llm_retries": 0,
+            # One test's scripted failures must not open the circuit for the next test; the
+            # breaker's own tests set this.
+            "breaker_failures": 1000,
             **overrides,
         }
         return base.model_copy(update=update)

@@ -7,7 +7,7 @@ the app the same way. Nothing here imports pytest, so `fibro bench` needs no dev
 """
 
 from tests.support.paths import CORPUS, DATA, VENV_BIN
-from tests.support.server import LiveServer, free_port, wait_for
+from tests.support.server import LiveServer, free_port, wait_for, wait_ready
 from tests.support.settings import make_settings
 from tests.support.sse import parse_sse
 
@@ -20,4 +20,5 @@ __all__ = [
     "make_settings",
     "parse_sse",
     "wait_for",
+    "wait_ready",
 ]

@@ -39,6 +39,21 @@ def wait_for(url: str, seconds: float = 60.0, *, alive: Callable[[], bool] | Non
     raise RuntimeError(f"{url} did not come up in {seconds}s: {last}")
 
 
+def wait_ready(url: str, seconds: float = 120.0) -> None:
+    """Return once `url`/readyz is past its warm-up ("starting"); ready or not, it has decided.
+
+    `/readyz` says "starting" until the pipeline's warm-up has run; a test that asks for
+    readiness, or times a first answer, must not race it.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = httpx.get(url + "/readyz", timeout=30)
+        if response.status_code == 200 or response.json().get("status") != "starting":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}/readyz was still starting after {seconds}s")
+
+
 class LiveServer:
     """The real app served by uvicorn on loopback in a background thread.
 
@@ -62,6 +77,7 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         self.thread.start()
         wait_for(self.url + "/healthz", self.startup_seconds, alive=self.thread.is_alive)
+        wait_ready(self.url, self.startup_seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,6 +28,13 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "langfuse_host": None,
         "langfuse_public_key": None,
         "langfuse_secret_key": None,
+        # Tests ask many questions from 127.0.0.1; the ones about rate limits set their own.
+        "rate_per_minute": 0,
+        "session_rate_per_minute": 0,
+        # A developer's FIBRO_REDIS_URL or FIBRO_API_KEYS must not reach into tests either.
+        "redis_url": None,
+        "api_keys": [],
+        "trusted_proxies": [],
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -10,8 +10,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from assistant.api import sse
 from assistant.api.deps import GateDep, PipelineDep, SettingsDep
-from assistant.api.gate import BUSY_MESSAGE, in_thread
-from assistant.api.origins import channel_of, check_origin, limit_widget
+from assistant.api.gate import BUSY_MESSAGE, collect, in_thread
+from assistant.api.origins import channel_of, check_origin
+from assistant.api.ratelimit import limit_question
+from assistant.api.responses import ANSWER_ERRORS, STREAM_OK
 from assistant.limits import check_question
 from assistant.models import Answer, AnswerRequest
 
@@ -19,25 +21,32 @@ from assistant.models import Answer, AnswerRequest
 router = APIRouter(tags=["answers"], dependencies=[Depends(check_origin)])
 
 
-@router.post("/v1/answer", response_model=Answer, summary="Answer a question")
-def answer(
+@router.post(
+    "/v1/answer", response_model=Answer, summary="Answer a question", responses=ANSWER_ERRORS
+)
+async def answer(
     body: AnswerRequest, request: Request, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
 ) -> Answer:
     question = check_question(body.question, settings)
     # Triage runs before, and outside, the answer gate: a crisis reply never waits.
-    verdict = pipe.triage(question, body.history)
+    verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
     channel, session = channel_of(request, "api"), body.session_id
+    events = pipe.events(question, body.history, verdict, channel=channel, session_id=session)
     if verdict.fixed:
-        return pipe.answer(question, body.history, verdict, channel=channel, session_id=session)
-    limit_widget(request, settings)  # after triage: a crisis reply is never rate-limited
-    with gate.slot():
-        return pipe.answer(question, body.history, verdict, channel=channel, session_id=session)
+        return Answer.model_validate(await collect(events, request.is_disconnected))
+    limit_question(request, settings, session)  # after triage: a crisis reply is never limited
+    # Waits on the event loop (a full queue: a 503 at once); only the answering takes a thread,
+    # and a client that leaves, while waiting or answering, stops the work.
+    async with gate.async_slot(request.is_disconnected):
+        done = await collect(events, request.is_disconnected, gate.threads)
+    return Answer.model_validate(done)
 
 
 @router.post(
     "/v1/answer/stream",
     summary="Answer as Server-Sent Events: meta, delta..., citations, done (or error)",
     response_class=EventSourceResponse,
+    responses={**STREAM_OK, **ANSWER_ERRORS},
 )
 async def answer_stream(
     body: AnswerRequest,
@@ -49,7 +58,7 @@ async def answer_stream(
     question = check_question(body.question, settings)
     verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
     if not verdict.fixed:
-        limit_widget(request, settings)
+        limit_question(request, settings, body.session_id)
     events = (
         sse.event(name, data)
         for name, data in sse.guarded(

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.api.deps import SettingsDep
 from assistant.api.origins import check_origin
-from assistant.api.ratelimit import RateLimiter, client_key
+from assistant.api.ratelimit import client_key, limits_of, too_many
+from assistant.api.responses import FEEDBACK_ERRORS
 from assistant.errors import FeedbackStoreError
 from assistant.feedback.observer import UNSTORED_TEXT_ROUTES
 from assistant.feedback.store import get_store
@@ -81,32 +82,21 @@ class FeedbackResponse(BaseModel):
 
 async def client_id(
     request: Request,
+    settings: SettingsDep,
     x_client_id: Annotated[str | None, Header(max_length=MAX_CLIENT_ID_CHARS)] = None,
 ) -> str:
     """Who is rating (`client_key`); the header is declared here so an overlong one is a 422."""
-    return client_key(request)
+    return client_key(request, settings)
 
 
 ClientDep = Annotated[str, Depends(client_id)]
 
 
 async def rate_limited(request: Request, settings: SettingsDep, client: ClientDep) -> None:
-    """A 429 with Retry-After once a client has posted its quota for the minute.
-
-    Async, so it runs on the event loop: the limiter is created and counted without a race.
-    """
-    limiter: RateLimiter | None = getattr(request.app.state, "feedback_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.feedback_limiter = RateLimiter(
-            settings.feedback_rate_per_minute
-        )
-    wait = limiter.hit(client)
-    if wait:
-        raise HTTPException(
-            429,
-            f"too much feedback from this client; retry in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+    """A 429 with Retry-After once a client has posted its quota (ratelimit.py's buckets)."""
+    wait = limits_of(request, settings).feedback_wait(client)
+    if wait > 0:
+        raise too_many(wait, "feedback posts")
 
 
 @router.post(
@@ -115,6 +105,10 @@ async def rate_limited(request: Request, settings: SettingsDep, client: ClientDe
     status_code=201,
     summary="Rate an answer (201 stored, 200 when this client had rated it already)",
     dependencies=[Depends(rate_limited)],
+    responses={
+        200: {"model": FeedbackResponse, "description": "Rated before: the rating updated."},
+        **FEEDBACK_ERRORS,
+    },
 )
 def post_feedback(
     body: FeedbackRequest,

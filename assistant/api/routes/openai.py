@@ -7,25 +7,34 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sse_starlette import ServerSentEvent
 
 from assistant.api import sse
 from assistant.api.deps import GateDep, PipelineDep, SettingsDep
-from assistant.api.gate import BUSY_MESSAGE, in_thread
+from assistant.api.gate import BUSY_MESSAGE, collect, in_thread
 from assistant.api.openai_compat import DONE, MODEL_ID, ChatRequest, completion, stream_chunks
+from assistant.api.ratelimit import limit_question
+from assistant.api.responses import CHAT_ERRORS, CHAT_OK, KEY_ERRORS
 from assistant.limits import check_question
+from assistant.models import Answer
 
 router = APIRouter(tags=["openai"])
 
 
-@router.post("/v1/chat/completions", summary="OpenAI-compatible chat")
+@router.post(
+    "/v1/chat/completions",
+    summary="OpenAI-compatible chat",
+    responses={**CHAT_OK, **CHAT_ERRORS},
+)
 async def chat_completions(
-    body: ChatRequest, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+    body: ChatRequest, request: Request, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
 ) -> Any:
     question = check_question(body.question(), settings)
     history = body.history()
     verdict = await anyio.to_thread.run_sync(pipe.triage, question, history)
+    if not verdict.fixed:  # after triage: a crisis reply is never rate-limited
+        limit_question(request, settings)
     if body.stream:
         chunks = (
             sse.data_only(chunk)
@@ -42,16 +51,16 @@ async def chat_completions(
         )
         return sse.event_stream(stream)
 
-    def answer() -> dict[str, Any]:
-        if verdict.fixed:  # a crisis reply never waits for a slot
-            return completion(pipe.answer(question, history, verdict, channel="openai"))
-        with gate.slot():
-            return completion(pipe.answer(question, history, verdict, channel="openai"))
+    events = pipe.events(question, history, verdict, channel="openai")
+    if verdict.fixed:  # a crisis reply never waits for a slot
+        return completion(Answer.model_validate(await collect(events, request.is_disconnected)))
+    # Waits on the event loop (a full queue: a 503 at once); only the answering takes a thread.
+    async with gate.async_slot(request.is_disconnected):
+        done = await collect(events, request.is_disconnected, gate.threads)
+    return completion(Answer.model_validate(done))
 
-    return await anyio.to_thread.run_sync(answer)
 
-
-@router.get("/v1/models", summary="OpenAI-compatible model list")
+@router.get("/v1/models", summary="OpenAI-compatible model list", responses=KEY_ERRORS)
 def models() -> dict[str, Any]:
     return {
         "object": "list",
