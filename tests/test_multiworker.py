@@ -62,7 +62,10 @@ class Worker:
         data = workdir / name
         # The triage classifier's cache (fitted model, utterance vectors) from an earlier start:
         # two workers fitting it at once on a busy machine is minutes, and not what is tested.
-        shutil.copytree(workdir / seed / "cache", data / "cache")
+        # None is written when the shipped utterance vectors are current: nothing to copy.
+        seed_cache = workdir / seed / "cache"
+        if seed_cache.is_dir():
+            shutil.copytree(seed_cache, data / "cache")
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "assistant.cli", "serve", "--port", str(self.port)],

@@ -268,7 +268,8 @@ def test_security_headers(live_app: LiveServer) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["x-frame-options"] == "DENY"
-        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+        # The demo page sends its own, stricter policy; every policy forbids framing.
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert ask(live_app.url).headers["cache-control"] == "no-store"
     stream = HTTP.post(live_app.url + "/v1/answer/stream", json={"question": QUESTION})
     assert stream.headers["cache-control"] == "no-store"

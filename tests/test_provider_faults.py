@@ -18,6 +18,7 @@ import pytest
 
 from assistant.api.app import create_app
 from assistant.breaker import CircuitBreaker, MemoryBreakerStore
+from assistant.metrics import observe_run
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, Hold, Reply, well_cited_text
@@ -57,18 +58,13 @@ def serve(
         **overrides,
     }
     settings = fake.settings_for(corpus_settings, **values)
-    pipeline = Pipeline(settings, corpus_pipeline.store, corpus_pipeline.embedder)
-    with LiveServer(create_app(settings, pipeline)) as server:
-        wait_ready(server.url)
+    # The metrics observer, so /metrics counts the fallbacks (as the service's own pipeline does).
+    pipeline = Pipeline(
+        settings, corpus_pipeline.store, corpus_pipeline.embedder, observers=[observe_run]
+    )
+    # LiveServer returns once /readyz is past "starting", as a load balancer would wait.
+    with LiveServer(create_app(settings, pipeline), startup_seconds=600) as server:
         yield server
-
-
-def wait_ready(url: str, seconds: float = 600.0) -> None:
-    """Poll /readyz as a load balancer would; the deadline only bounds a failing test."""
-    deadline = time.monotonic() + seconds
-    while httpx.get(f"{url}/readyz", timeout=30).status_code != 200:
-        assert time.monotonic() < deadline, "the app did not turn ready"
-        time.sleep(0.1)
 
 
 def timed_answer(url: str) -> tuple[dict[str, Any], float]:
