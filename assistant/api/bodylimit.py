@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.deps import SettingsDep
-from assistant.api.errors import error_body
+from assistant.api.errors import WatchedSend, error_body
 from assistant.api.responses import document_limits
 from assistant.limits import check_turns, has_lone_surrogate, invalid_text
 from assistant.settings import Settings
@@ -58,7 +58,6 @@ class BodyLimitMiddleware:
             return
 
         received = 0
-        started = False
 
         async def counted_receive() -> Message:
             nonlocal received
@@ -69,18 +68,13 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, counted_receive, watched_send)
+            await self.app(scope, counted_receive, watched)
         except BodyTooLarge:
             # Normally the app's handler has answered already; this covers a reader outside
             # FastAPI's routing (an ASGI sub-app) that let it escape.
-            if started:
+            if watched.started:
                 raise
             await self._reject(scope, receive, send)
 

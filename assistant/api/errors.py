@@ -108,6 +108,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(ContainErrors)
 
 
+class WatchedSend:
+    """`send` that remembers whether the response has started (its status line is gone).
+
+    A middleware that catches an error needs to know: before the start it can still answer with
+    its own status; after it, the status is sent and only the connection can be closed.
+    """
+
+    def __init__(self, send: Send) -> None:
+        self.started = False
+        self._send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class ContainErrors:
     """Answer an unhandled error with the JSON 500 and stop it there.
 
@@ -124,19 +141,12 @@ class ContainErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, watched_send)
+            await self.app(scope, receive, watched)
         except Exception as exc:
             log_unexpected(exc)
-            if started:
+            if watched.started:
                 # Mid-stream: the status is gone; ending here closes the connection, which
                 # tells the client the response is incomplete.
                 return
