@@ -95,13 +95,23 @@ class Sentence:
     end: int
 
 
+_WORD_BEFORE = re.compile(r"[A-Za-z][A-Za-z.]*$")
+# How far back from a dot the word before it is looked for. Searching the whole text before
+# every dot made splitting quadratic in a paragraph's length (most of an ingest's time outside
+# the model); no abbreviation or run of initials is this long.
+WORD_WINDOW = 64
+
+
 def is_abbreviation(text: str, dot: int) -> bool:
     if text[dot] != ".":
         return False
-    word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot])
+    low = max(0, dot - WORD_WINDOW)
+    word = _WORD_BEFORE.search(text, low, dot)
     if not word:
         return False
-    token = word.group(1).lower().rstrip(".")
+    if word.start() == low and low > 0 and (text[low - 1].isalpha() or text[low - 1] == "."):
+        return False  # a "word" longer than the window: no abbreviation
+    token = word.group(0).lower().rstrip(".")
     if token in ABBREVIATIONS:
         return True
     # Initials such as "Goebel A." or "U.K." do not end a sentence.

@@ -6,8 +6,9 @@ answer` builds it) from a uvicorn subprocess, so the load generator does not sha
 process, or the GIL, with the server. For each client count (default 50, then 200) the clients
 ask questions for `--seconds` (default 30); a client refused with a 503 waits what its
 `Retry-After` asks (the contract a polite client keeps) and asks again. Measured in the same
-run, while the load is on: a crisis message sent every second (its reply must not wait behind
-the answers), `/healthz` and `/readyz`. The baseline is the same crisis message and status
+run, while the load is on, by a process of its own (so the load generator's busy event loop
+does not delay them): a crisis message sent every second (its reply must not wait behind the
+answers), `/healthz` and `/readyz`. The baseline is the same crisis message and status
 routes on the idle server just before the load starts.
 
 Printed per client count: throughput (answers a second), p50/p95 of answered requests, the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -142,19 +145,59 @@ async def _idle(url: str) -> dict[str, float]:
     return {"crisis_idle_p50_ms": _ms(crisis, 50), "readyz_idle_p50_ms": _ms(status, 50)}
 
 
-async def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
+async def _probes(url: str, seconds: float) -> dict[str, Any]:
+    """A crisis message every second and the status routes every half second, for `seconds`."""
+    import httpx
+
+    crisis: list[float] = []
+    crisis_wrong = 0
+    healthz: list[float] = []
+    readyz: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT) as http:
+
+        async def crisis_probe() -> None:
+            nonlocal crisis_wrong
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                r = await http.post("/v1/answer", json={"question": CRISIS})
+                crisis.append(time.perf_counter() - t0)
+                if r.status_code != 200 or r.json().get("route") != "crisis":
+                    crisis_wrong += 1
+                await asyncio.sleep(CRISIS_EVERY)
+
+        async def status_probe(path: str, into: list[float]) -> None:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                await http.get(path)
+                into.append(time.perf_counter() - t0)
+                await asyncio.sleep(STATUS_EVERY)
+
+        await asyncio.gather(
+            crisis_probe(), status_probe("/healthz", healthz), status_probe("/readyz", readyz)
+        )
+    return {"crisis": crisis, "crisis_wrong": crisis_wrong, "healthz": healthz, "readyz": readyz}
+
+
+def _probe_process(url: str, seconds: float) -> dict[str, Any]:
+    """`_probes` in a process of its own (the entry point a process pool can call)."""
+    return asyncio.run(_probes(url, seconds))
+
+
+async def _load(
+    url: str, questions: list[str], clients: int, seconds: float, prober: ProcessPoolExecutor
+) -> dict[str, Any]:
     import httpx
 
     ok: list[float] = []
     refused: list[float] = []
     errors: Counter[str] = Counter()
-    crisis: list[float] = []
-    crisis_wrong = 0
-    healthz: list[float] = []
-    readyz: list[float] = []
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
     started = time.perf_counter()
     deadline = started + seconds
+    # The probes are another user, in another process: timed on a loop that is not also
+    # driving the load's hundreds of clients (that loop's own lag would count as the server's).
+    probed = asyncio.get_running_loop().run_in_executor(prober, _probe_process, url, seconds)
 
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT, limits=limits) as http:
 
@@ -179,34 +222,15 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
                 else:
                     errors[f"http_{r.status_code}"] += 1
 
-        async def crisis_probe() -> None:
-            nonlocal crisis_wrong
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                r = await http.post("/v1/answer", json={"question": CRISIS})
-                crisis.append(time.perf_counter() - t0)
-                if r.status_code != 200 or r.json().get("route") != "crisis":
-                    crisis_wrong += 1
-                await asyncio.sleep(CRISIS_EVERY)
-
-        async def status_probe(path: str, into: list[float]) -> None:
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                await http.get(path)
-                into.append(time.perf_counter() - t0)
-                await asyncio.sleep(STATUS_EVERY)
-
         tasks = [asyncio.create_task(client(n)) for n in range(clients)]
-        tasks += [
-            asyncio.create_task(crisis_probe()),
-            asyncio.create_task(status_probe("/healthz", healthz)),
-            asyncio.create_task(status_probe("/readyz", readyz)),
-        ]
         done, pending = await asyncio.wait(tasks, timeout=seconds + REQUEST_TIMEOUT + 5)
         for task in pending:
             task.cancel()
             errors["unfinished"] += 1
         await asyncio.gather(*pending, return_exceptions=True)
+    probes = await probed
+    crisis, healthz, readyz = probes["crisis"], probes["healthz"], probes["readyz"]
+    crisis_wrong = probes["crisis_wrong"]
     elapsed = time.perf_counter() - started
     return {
         "clients": clients,
@@ -263,12 +287,14 @@ def load_bench(
         questions = make_questions(400)
         step("starting the app in a subprocess (until /readyz is 200)")
         started = time.perf_counter()
-        with AppProcess(data_dir) as app:
+        spawn = multiprocessing.get_context("spawn")
+        with AppProcess(data_dir) as app, ProcessPoolExecutor(1, mp_context=spawn) as prober:
             figures["ready_after_s"] = round(time.perf_counter() - started, 1)
             figures.update(asyncio.run(_idle(app.url)))
+            prober.submit(int).result()  # the probe process is up before the load starts
             for n in clients:
                 step(f"{n} clients for {seconds:g} s")
-                result = asyncio.run(_load(app.url, questions, n, seconds))
+                result = asyncio.run(_load(app.url, questions, n, seconds, prober))
                 idle = figures["crisis_idle_p50_ms"] or 1.0
                 result["crisis_p95_to_idle"] = round(result["crisis_p95_ms"] / idle, 1)
                 figures[f"load_{n}"] = result

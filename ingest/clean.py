@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assistant.sentences import split_sentences
 
@@ -47,6 +48,14 @@ def _shingles(key: str) -> frozenset[str]:
     return frozenset(" ".join(words[i : i + 3]) for i in range(len(words) - 2))
 
 
+@lru_cache(maxsize=8192)
+def _fingerprint(text: str) -> tuple[str, frozenset[str]]:
+    """A passage's normalised key and shingles. Cached: dedupe asks for the same paragraph up
+    to four times (repeat within, repeat across, then remembered for both)."""
+    key = _key(text)
+    return key, _shingles(key)
+
+
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
@@ -65,10 +74,9 @@ class SeenPassages:
 
     def match(self, text: str) -> str | None:
         """The label of a passage this one repeats, or None."""
-        key = _key(text)
+        key, shingles = _fingerprint(text)
         if key in self._exact:
             return self._exact[key]
-        shingles = _shingles(key)
         counts: dict[int, int] = {}
         for sh in shingles:
             for idx in self._index.get(sh, ()):
@@ -82,9 +90,8 @@ class SeenPassages:
         return None
 
     def add(self, text: str, label: str) -> None:
-        key = _key(text)
+        key, shingles = _fingerprint(text)
         self._exact.setdefault(key, label)
-        shingles = _shingles(key)
         idx = len(self._shingles)
         self._shingles.append((shingles, label))
         for sh in shingles:

@@ -446,7 +446,7 @@ def _model_encoder(settings: Settings) -> Callable[[list[str]], np.ndarray]:
     from assistant.index.embedder import get_embedder
 
     embedder = get_embedder(settings.embedding_model_path)
-    return lambda group: embedder.encode(group, batch_size=settings.embed_batch_size)
+    return lambda group: embedder.encode(group, batch_size=settings.embed_batch_size, whole=True)
 
 
 class ChunkWriter:

@@ -16,7 +16,7 @@ import pytest
 from assistant.api.app import create_app
 from assistant.pipeline import Pipeline
 from tests.fakes.openai_server import FakeOpenAI, Hold, Reply, well_cited_text
-from tests.support import LiveServer
+from tests.support import LiveServer, retry_after_in_range
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def test_requests_wait_for_a_slot_then_get_a_503(corpus_pipeline, corpus_setting
             assert slow[0].status_code == 200 and slow[0].json()["mode"] == "llm"
             assert busy.status_code == 503
             assert "busy" in busy.json()["error"]["message"]
-            assert busy.headers["retry-after"] == "5"
+            assert retry_after_in_range(busy.headers["retry-after"])
             # The slot is free again once the first answer is done (it is released before the
             # response is sent, so no wait is needed).
             fake.script(Reply(text=lambda r: well_cited_text(r, 3)))

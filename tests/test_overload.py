@@ -23,7 +23,7 @@ from assistant.api.app import create_app
 from assistant.pipeline import Pipeline
 from assistant.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, Hold, Reply, well_cited_text
-from tests.support import LiveServer, parse_sse
+from tests.support import LiveServer, parse_sse, retry_after_in_range
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def test_a_full_queue_is_told_at_once_and_a_waiter_within_the_timeout(
         refused_after = time.monotonic() - started
         assert refused.status_code == 503
         assert "busy" in refused.json()["error"]["message"]
-        assert refused.headers["retry-after"] == "5"
+        assert retry_after_in_range(refused.headers["retry-after"])
         # At once: the queue was full, so it did not wait for a slot at all.
         assert refused_after < QUEUE_TIMEOUT
 
@@ -135,7 +135,8 @@ def test_a_full_queue_is_told_at_once_and_a_waiter_within_the_timeout(
 
         waiter.join(60)
         response, after = waited[0]
-        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert response.status_code == 503
+        assert retry_after_in_range(response.headers["retry-after"])
         # Within the queue timeout (plus the way there and back), not twice it.
         assert QUEUE_TIMEOUT * 0.9 <= after < 2 * QUEUE_TIMEOUT
         assert gate.waiting == 0

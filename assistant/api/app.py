@@ -7,6 +7,7 @@ Every route is a thin adapter over `Pipeline`; each surface's routes are a modul
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from assistant.api.bodylimit import install_limits
 from assistant.api.errors import install_error_handlers
 from assistant.api.gate import AnswerGate
 from assistant.api.headers import install_headers
+from assistant.api.lane import FastLane
 from assistant.api.origins import install_cors
 from assistant.api.ratelimit import RateLimits
 from assistant.api.routes import answers, feedback, metrics, openai, sources, status, widget
@@ -29,6 +31,9 @@ from assistant.pipeline import Pipeline
 from assistant.settings import Settings, get_settings
 from assistant.slack import http as slack
 
+# See the lifespan below.
+GIL_SWITCH_SECONDS = 0.001
+
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
     """Build the app; the pipeline (model and index) loads at start-up unless one is given."""
@@ -37,6 +42,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _configure_logging(settings)
+        # Answers are CPU-bound Python threads; the event loop and triage wait for the GIL
+        # behind them. A shorter switch interval than CPython's 5 ms hands it over sooner, so a
+        # crisis reply or a health check is not held up by each answer's time slice.
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         if getattr(app.state, "pipeline", None) is None:
             app.state.pipeline = Pipeline.from_settings(settings)
         # Warm the sentence cache off the event loop; requests are served meanwhile.
@@ -57,6 +66,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.state.pipeline = pipeline
     app.state.settings = settings
     app.state.gate = AnswerGate.from_settings(settings)  # slots, queue places, wait
+    app.state.lane = FastLane()  # triage and fixed replies never wait behind answers
     app.state.rate_limits = RateLimits(settings)  # a bad FIBRO_TRUSTED_PROXIES fails here
     app.state.feedback_hooks = feedback_hooks_for(settings)
     install_error_handlers(app)

@@ -16,6 +16,7 @@ Both kinds of waiter share one queue, served first come first served.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -30,7 +31,10 @@ from assistant.settings import Settings
 T = TypeVar("T")
 
 BUSY_MESSAGE = "the assistant is busy answering other questions; please retry shortly"
-RETRY_AFTER_SECONDS = 5
+# A busy 503's `Retry-After` is drawn from this range, not one fixed figure: refused clients that
+# keep the contract would otherwise all come back in the same second, a wave that every request
+# meets (at 200 clients it set the crisis reply's and the 503's own tail latency).
+RETRY_AFTER_SECONDS = (3, 8)
 # How often a waiting JSON request checks whether its client is still there.
 DISCONNECT_POLL_SECONDS = 0.25
 # Status of a JSON answer abandoned because its client left (nobody reads it; nginx's code).
@@ -40,8 +44,9 @@ Disconnected = Callable[[], Awaitable[bool]]
 
 
 def busy() -> HTTPException:
-    """The 503 every refused answer gets."""
-    return HTTPException(503, BUSY_MESSAGE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    """The 503 every refused answer gets, with a `Retry-After` spread over a few seconds."""
+    wait = random.randint(*RETRY_AFTER_SECONDS)  # noqa: S311 - spreading load, not a secret
+    return HTTPException(503, BUSY_MESSAGE, headers={"Retry-After": str(wait)})
 
 
 class _Waiter:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,42 @@ from assistant.settings import quiet_third_parties
 
 # Sentence vectors kept per embedder (384 floats each: about 30 MB at this size).
 CACHE_SIZE = 20_000
+# Texts an ordinary (not urgent) call encodes while holding the model: between such pieces an
+# urgent caller (triage) gets the model, so it waits for one piece, not for a whole answer.
+ORDINARY_PIECE = 8
+
+
+class PriorityLock:
+    """A lock that urgent holders get before ordinary ones that are waiting.
+
+    Triage must not queue behind answers that are embedding their passages: while an urgent
+    caller waits, no ordinary caller is let in.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, urgent: bool = False) -> Iterator[None]:
+        """Hold the lock for a block; `urgent` goes ahead of every ordinary waiter."""
+        with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._held or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()
 
 
 def bundled_model_path() -> Path:
@@ -41,39 +78,56 @@ class Embedder:
         self.path = Path(path)
         self.model = SentenceTransformer(str(path), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension() or 0)
-        # encode() is not re-entrant across threads on one model; the API runs it in a pool.
-        self._lock = threading.Lock()
+        # encode() is not re-entrant across threads on one model; the API runs it in a pool,
+        # and triage (urgent) must get the model ahead of answers.
+        self._lock = PriorityLock()
         self._direct = _direct_mean_pooling(self.model)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def encode(
-        self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        show_progress: bool = False,
+        *,
+        urgent: bool = False,
+        whole: bool = False,
     ) -> np.ndarray:
-        """Embed texts as L2-normalised rows (cosine similarity is then a dot product)."""
+        """Embed texts as L2-normalised rows (cosine similarity is then a dot product).
+
+        `urgent` (triage) gets the model ahead of ordinary callers and encodes in one go; an
+        ordinary call of many texts lets urgent ones in between pieces of `ORDINARY_PIECE`.
+        `whole`: a job of its own (ingest, training) that keeps its batches as they are.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1 and self._direct is not None and not show_progress:
             # One question at a time is the hot path (triage, retrieval): skip encode()'s
             # batching machinery, which costs about a third of a short query's time.
-            with self._lock:
+            with self._lock.hold(urgent):
                 return self._direct(texts[0])
-        with self._lock:
-            vectors = self.model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress,
-            )
-        return vectors.astype(np.float32, copy=False)
+        step = len(texts) if urgent or whole or show_progress else ORDINARY_PIECE
+        pieces = []
+        for start in range(0, len(texts), step):
+            with self._lock.hold(urgent):
+                pieces.append(
+                    self.model.encode(
+                        list(texts[start : start + step]),
+                        batch_size=batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=show_progress,
+                    )
+                )
+        return np.concatenate(pieces).astype(np.float32, copy=False)
 
-    def encode_cached(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_cached(self, texts: Sequence[str], *, urgent: bool = False) -> np.ndarray:
         """Embeddings of sentences through a bounded cache: passages recur across questions."""
         with self._cache_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vectors = self.encode(missing)
+            vectors = self.encode(missing, urgent=urgent)
             with self._cache_lock:
                 for text, vec in zip(missing, vectors, strict=True):
                     self._cache[text] = vec

@@ -26,6 +26,7 @@ import numpy as np
 
 from assistant.errors import ClassifierError
 from assistant.text.normalise import normalise
+from assistant.triage.batching import Batcher
 
 if TYPE_CHECKING:
     from assistant.index.embedder import Embedder
@@ -182,7 +183,8 @@ class Featuriser:
         )
 
     def transform(self, texts: Sequence[str]) -> Any:
-        return self.join(texts, self.embedder.encode_cached(list(texts)))
+        # Urgent: triage must not wait behind answers embedding their passages.
+        return self.join(texts, self.embedder.encode_cached(list(texts), urgent=True))
 
 
 def fit_model(features: Any, labels: Sequence[str]) -> Any:
@@ -202,6 +204,8 @@ class SafetyClassifier:
         self.model = model
         self.thresholds = thresholds
         self._classes = [str(c) for c in model.classes_]
+        # Threads triaging at the same moment share one forward pass (batching.py).
+        self._batched = Batcher(self._predict_now)
 
     @classmethod
     def train(
@@ -227,6 +231,9 @@ class SafetyClassifier:
         """Probabilities per label for each text (texts are embedded through the cache)."""
         if not texts:
             return []
+        return self._batched(texts)
+
+    def _predict_now(self, texts: list[str]) -> list[Prediction]:
         rows = self.model.predict_proba(self.featuriser.transform(texts))
         return [
             Prediction({label: float(p) for label, p in zip(self._classes, row, strict=True)})
@@ -256,7 +263,7 @@ def embed_with_cache(
         return cached
     log.info("embedding %d triage utterances (cached afterwards)", len(texts))
     # Stored and used at half precision, so a fresh build and a cached one train identically.
-    vectors = embedder.encode(list(texts), batch_size=128).astype(np.float16)
+    vectors = embedder.encode(list(texts), batch_size=128, whole=True).astype(np.float16)
     if path is not None:
         try:
             write_vectors(path, key, vectors)

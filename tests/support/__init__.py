@@ -7,7 +7,13 @@ the app the same way. Nothing here imports pytest, so `fibro bench` needs no dev
 """
 
 from tests.support.paths import CORPUS, DATA, VENV_BIN
-from tests.support.server import LiveServer, free_port, wait_for, wait_ready
+from tests.support.server import (
+    LiveServer,
+    free_port,
+    retry_after_in_range,
+    wait_for,
+    wait_ready,
+)
 from tests.support.settings import make_settings
 from tests.support.sse import parse_sse
 
@@ -19,6 +25,7 @@ __all__ = [
     "free_port",
     "make_settings",
     "parse_sse",
+    "retry_after_in_range",
     "wait_for",
     "wait_ready",
 ]

@@ -83,3 +83,11 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+def retry_after_in_range(header: str) -> bool:
+    """A busy 503's `Retry-After` is a whole number of seconds in the gate's spread."""
+    from assistant.api.gate import RETRY_AFTER_SECONDS
+
+    low, high = RETRY_AFTER_SECONDS
+    return header.isdigit() and low <= int(header) <= high

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from assistant.api import sse
-from assistant.api.deps import GateDep, PipelineDep, SettingsDep
-from assistant.api.gate import BUSY_MESSAGE, collect, in_thread
+from assistant.api.deps import GateDep, LaneDep, PipelineDep, SettingsDep
+from assistant.api.gate import BUSY_MESSAGE, collect
 from assistant.api.origins import channel_of, check_origin
 from assistant.api.ratelimit import limit_question
 from assistant.api.responses import ANSWER_ERRORS, STREAM_OK
@@ -25,15 +24,20 @@ router = APIRouter(tags=["answers"], dependencies=[Depends(check_origin)])
     "/v1/answer", response_model=Answer, summary="Answer a question", responses=ANSWER_ERRORS
 )
 async def answer(
-    body: AnswerRequest, request: Request, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+    body: AnswerRequest,
+    request: Request,
+    pipe: PipelineDep,
+    settings: SettingsDep,
+    gate: GateDep,
+    lane: LaneDep,
 ) -> Answer:
     question = check_question(body.question, settings)
     # Triage runs before, and outside, the answer gate: a crisis reply never waits.
-    verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
+    verdict = await lane.triage(pipe, question, body.history)
     channel, session = channel_of(request, "api"), body.session_id
     events = pipe.events(question, body.history, verdict, channel=channel, session_id=session)
     if verdict.fixed:
-        return Answer.model_validate(await collect(events, request.is_disconnected))
+        return Answer.model_validate(await lane.collect(events, request.is_disconnected))
     limit_question(request, settings, session)  # after triage: a crisis reply is never limited
     # Waits on the event loop (a full queue: a 503 at once); only the answering takes a thread,
     # and a client that leaves, while waiting or answering, stops the work.
@@ -54,9 +58,10 @@ async def answer_stream(
     pipe: PipelineDep,
     settings: SettingsDep,
     gate: GateDep,
+    lane: LaneDep,
 ) -> EventSourceResponse:
     question = check_question(body.question, settings)
-    verdict = await anyio.to_thread.run_sync(pipe.triage, question, body.history)
+    verdict = await lane.triage(pipe, question, body.history)
     if not verdict.fixed:
         limit_question(request, settings, body.session_id)
     events = (
@@ -73,6 +78,6 @@ async def answer_stream(
     )
     busy = [sse.event("error", {"message": BUSY_MESSAGE})]
     stream: AsyncIterator[ServerSentEvent] = (
-        in_thread(events) if verdict.fixed else gate.stream(events, busy)
+        lane.stream(events) if verdict.fixed else gate.stream(events, busy)
     )
     return sse.event_stream(stream)

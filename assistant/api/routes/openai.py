@@ -6,13 +6,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request
 from sse_starlette import ServerSentEvent
 
 from assistant.api import sse
-from assistant.api.deps import GateDep, PipelineDep, SettingsDep
-from assistant.api.gate import BUSY_MESSAGE, collect, in_thread
+from assistant.api.deps import GateDep, LaneDep, PipelineDep, SettingsDep
+from assistant.api.gate import BUSY_MESSAGE, collect
 from assistant.api.openai_compat import DONE, MODEL_ID, ChatRequest, completion, stream_chunks
 from assistant.api.ratelimit import limit_question
 from assistant.api.responses import CHAT_ERRORS, CHAT_OK, KEY_ERRORS
@@ -28,11 +27,16 @@ router = APIRouter(tags=["openai"])
     responses={**CHAT_OK, **CHAT_ERRORS},
 )
 async def chat_completions(
-    body: ChatRequest, request: Request, pipe: PipelineDep, settings: SettingsDep, gate: GateDep
+    body: ChatRequest,
+    request: Request,
+    pipe: PipelineDep,
+    settings: SettingsDep,
+    gate: GateDep,
+    lane: LaneDep,
 ) -> Any:
     question = check_question(body.question(), settings)
     history = body.history()
-    verdict = await anyio.to_thread.run_sync(pipe.triage, question, history)
+    verdict = await lane.triage(pipe, question, history)
     if not verdict.fixed:  # after triage: a crisis reply is never rate-limited
         limit_question(request, settings)
     if body.stream:
@@ -47,13 +51,15 @@ async def chat_completions(
             sse.data_only(DONE),
         ]
         stream: AsyncIterator[ServerSentEvent] = (
-            in_thread(chunks) if verdict.fixed else gate.stream(chunks, busy)
+            lane.stream(chunks) if verdict.fixed else gate.stream(chunks, busy)
         )
         return sse.event_stream(stream)
 
     events = pipe.events(question, history, verdict, channel="openai")
     if verdict.fixed:  # a crisis reply never waits for a slot
-        return completion(Answer.model_validate(await collect(events, request.is_disconnected)))
+        return completion(
+            Answer.model_validate(await lane.collect(events, request.is_disconnected))
+        )
     # Waits on the event loop (a full queue: a 503 at once); only the answering takes a thread.
     async with gate.async_slot(request.is_disconnected):
         done = await collect(events, request.is_disconnected, gate.threads)
