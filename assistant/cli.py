@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from assistant.errors import InputError
+from assistant.errors import FibroError, InputError
 from assistant.limits import check_question
 from assistant.settings import Settings, get_settings
 
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"fibro: {exc}", file=sys.stderr)
         return 2
+    except FibroError as exc:
+        # Our errors say what went wrong and what to do (an index that is down, a write that
+        # failed mid-ingest): that sentence, not a traceback.
+        print(f"fibro: {exc}", file=sys.stderr)
+        return 1
     except ValidationError as exc:
         if exc.title != Settings.__name__:
             raise

@@ -313,12 +313,15 @@ def answer_bench(
         # Production refresh period (the generation is re-checked every 2 s, not per query);
         # relevance floor off because the synthetic vectors are random (see module docstring);
         # no trace line per answer on stderr, whose cost would be measured with the answer.
+        # A queue place for every load client: this measures answers under load, and shedding
+        # (the 503s beyond the queue) is `fibro bench load`'s subject.
         settings = make_settings(
             Path(tmp),
             index_refresh_seconds=2.0,
             relevance_floor=-1.0,
             collection="bench",
             log_level="WARNING",
+            max_queued_answers=clients,
         )
         embedder = get_embedder(settings.embedding_model_path)
         step(f"building an index of {chunks} synthetic chunks")

@@ -155,3 +155,15 @@ def test_ask_help_says_it_loads_the_model(bare_env: dict[str, str]) -> None:
     result = fibro("ask", "--help", env=bare_env, timeout=60)
     assert result.returncode == 0
     assert "15 s" in result.stdout and "fibro serve" in result.stdout
+
+
+def test_ingest_into_an_index_that_is_down_is_one_line(bare_env: dict[str, str]) -> None:
+    """A Chroma server that is not there: one line naming it, with no traceback."""
+    port = str(free_port())
+    env = {**bare_env, "FIBRO_CHROMA_HOST": "127.0.0.1", "FIBRO_CHROMA_PORT": port}
+    result = fibro("ingest", "--quiet", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("fibro: ") and f"Chroma server 127.0.0.1:{port}" in result.stderr
+    )
