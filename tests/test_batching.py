@@ -75,6 +75,25 @@ def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_runs() ->
     assert batcher(["after"]) == ["AFTER"]
 
 
+def test_a_text_that_breaks_the_model_fails_only_its_own_caller() -> None:
+    def run(texts: list[str]) -> list[str]:
+        time.sleep(0.02)
+        if "poison" in texts:
+            raise ValueError("cannot embed this")
+        return [t.upper() for t in texts]
+
+    batcher = Batcher(run)
+    asks = [["poison"] if n == 5 else [f"q{n}"] for n in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        futures = [pool.submit(batcher, ask) for ask in asks]
+    for n, future in enumerate(futures):
+        if n == 5:
+            with pytest.raises(ValueError, match="cannot embed"):
+                future.result()
+        else:
+            assert future.result() == [f"Q{n}"]
+
+
 def test_an_urgent_waiter_goes_before_ordinary_ones_that_came_first() -> None:
     lock = PriorityLock()
     order: list[str] = []

@@ -82,14 +82,27 @@ class Batcher(Generic[T]):
         texts = [text for call in batch for text in call.texts]
         try:
             results = self._run(texts)
-        except BaseException as exc:  # every caller of the batch hears of it
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            # One caller's texts must not fail everyone's: each call runs again alone, and
+            # only one that fails on its own hears of an error.
             for call in batch:
-                call.error = exc
+                _run_alone(call, self._run)
             return
         start = 0
         for call in batch:
             call.results = results[start : start + len(call.texts)]
             start += len(call.texts)
+
+
+def _run_alone(call: _Call[T], run: Callable[[list[str]], list[T]]) -> None:
+    """Run one call alone, keeping its results or its error on the call."""
+    try:
+        call.results = run(call.texts)
+    except Exception as exc:
+        call.error = exc
 
 
 def _outcome(call: _Call[T]) -> list[T]:
