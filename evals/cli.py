@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
     from .cases import EvalCase
     from .runner import RunOutcome, Target
+
+# Where `--url` runs find the key of a service that sets FIBRO_API_KEYS.
+API_KEY_ENV = "FIBRO_EVAL_API_KEY"
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -88,6 +92,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N cases (after filtering)")
     p.add_argument(
         "--timeout", type=float, default=120.0, help="HTTP timeout per request in seconds (--url)"
+    )
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help=f"key for a service that sets FIBRO_API_KEYS (--url); default: ${API_KEY_ENV}, "
+        "which keeps the key out of the process list",
     )
     p.add_argument(
         "--no-progress",
@@ -173,7 +183,9 @@ def _build_target(args: argparse.Namespace) -> Target:
                 "fibro eval: --model is ignored with --url (the service's settings choose the model)",
                 file=sys.stderr,
             )
-        return HttpTarget(args.url, timeout=args.timeout)
+        key = args.api_key or os.environ.get(API_KEY_ENV)
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        return HttpTarget(args.url, timeout=args.timeout, headers=headers)
     return InProcessTarget.from_settings(model=args.model)
 
 

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from assistant.errors import HttpTargetError
 from evals.cases import load_cases
 from evals.cli import CORE_SUITE, DEFAULT_THRESHOLDS
 from evals.report import format_table, load_thresholds
@@ -74,3 +76,38 @@ def test_core_suite_meets_its_thresholds_in_extractive_mode(
     failing = [r.id for r in outcome.rows if not r.passed]
     print(f"failing cases ({len(failing)}): {failing}")
     assert outcome.threshold_failures == [], outcome.threshold_failures
+
+
+def test_eval_over_http_sends_the_key_a_keyed_service_asks_for(
+    corpus_pipeline, corpus_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`fibro eval --url` against a deployment with FIBRO_API_KEYS: the key from the
+    environment (or --api-key) goes in the Authorization header; without it, a clear 401."""
+    import argparse
+
+    from assistant.api.app import create_app
+    from evals import cli
+    from evals.runner import HttpTarget
+    from tests.support import LiveServer
+
+    keyed = corpus_settings.model_copy(update={"api_keys": [SecretStr("eval-key")]})
+    parser = argparse.ArgumentParser(prog="fibro")
+    cli.add_eval_parser(parser.add_subparsers(dest="command"))
+    with LiveServer(create_app(keyed, corpus_pipeline)) as server:
+        monkeypatch.delenv(cli.API_KEY_ENV, raising=False)
+        bare = cli._build_target(parser.parse_args(["eval", "--url", server.url]))
+        assert isinstance(bare, HttpTarget)
+        with pytest.raises(HttpTargetError, match="401"):
+            bare.answer("What is fibromyalgia?", [])
+        bare.close()
+        monkeypatch.setenv(cli.API_KEY_ENV, "eval-key")
+        for args in (
+            ["eval", "--url", server.url],
+            ["eval", "--url", server.url, "--api-key", "eval-key"],
+        ):
+            target = cli._build_target(parser.parse_args(args))
+            assert isinstance(target, HttpTarget)
+            try:
+                assert target.answer("What is fibromyalgia?", []).route == "answer"
+            finally:
+                target.close()
