@@ -96,6 +96,7 @@ class Sentence:
 
 
 _WORD_BEFORE = re.compile(r"[A-Za-z][A-Za-z.]*$")
+_WORD_CHAR = re.compile(r"[A-Za-z.]")
 # How far back from a dot the word before it is looked for. Searching the whole text before
 # every dot made splitting quadratic in a paragraph's length (most of an ingest's time outside
 # the model); no abbreviation or run of initials is this long.
@@ -109,7 +110,7 @@ def is_abbreviation(text: str, dot: int) -> bool:
     word = _WORD_BEFORE.search(text, low, dot)
     if not word:
         return False
-    if word.start() == low and low > 0 and (text[low - 1].isalpha() or text[low - 1] == "."):
+    if word.start() == low and low > 0 and _WORD_CHAR.match(text, low - 1):
         return False  # a "word" longer than the window: no abbreviation
     token = word.group(0).lower().rstrip(".")
     if token in ABBREVIATIONS:
