@@ -337,6 +337,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 2
     import benchmarks
 
+    # SIGTERM unwinds like Ctrl-C, so the servers and temporary folders a benchmark started are
+    # stopped and removed on the way out instead of being left running.
+    signal.signal(signal.SIGTERM, _interrupt)
     figures = benchmarks.run(args.target, args)
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +181,20 @@ async def _probes(url: str, seconds: float) -> dict[str, Any]:
     return {"crisis": crisis, "crisis_wrong": crisis_wrong, "healthz": healthz, "readyz": readyz}
 
 
+@contextmanager
+def _prober() -> Iterator[ProcessPoolExecutor]:
+    """A process for the probes, up before the load starts and stopped however the run ends."""
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pool.submit(int).result()
+        yield pool
+    finally:
+        # An interrupted run (Ctrl-C, SIGTERM) must not wait out the probes' remaining seconds.
+        for child in multiprocessing.active_children():
+            child.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _probe_process(url: str, seconds: float) -> dict[str, Any]:
     """`_probes` in a process of its own (the entry point a process pool can call)."""
     return asyncio.run(_probes(url, seconds))
@@ -287,11 +303,9 @@ def load_bench(
         questions = make_questions(400)
         step("starting the app in a subprocess (until /readyz is 200)")
         started = time.perf_counter()
-        spawn = multiprocessing.get_context("spawn")
-        with AppProcess(data_dir) as app, ProcessPoolExecutor(1, mp_context=spawn) as prober:
+        with AppProcess(data_dir) as app, _prober() as prober:
             figures["ready_after_s"] = round(time.perf_counter() - started, 1)
             figures.update(asyncio.run(_idle(app.url)))
-            prober.submit(int).result()  # the probe process is up before the load starts
             for n in clients:
                 step(f"{n} clients for {seconds:g} s")
                 result = asyncio.run(_load(app.url, questions, n, seconds, prober))

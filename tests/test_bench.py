@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,65 @@ def test_an_installation_without_the_checkout_says_so(tmp_path: Path) -> None:
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "source checkout" in lines[0], result.stderr
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes started, directly or not, by `pid` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name may hold spaces; the fields after its ")" are plain.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_a_terminated_load_bench_stops_the_server_it_started(tmp_path: Path) -> None:
+    """SIGTERM during `fibro bench load` unwinds like Ctrl-C: the app it started is stopped,
+    not left holding a port."""
+    bench = subprocess.Popen(
+        [str(VENV_BIN / "fibro"), "bench", "load", "--clients", "2", "--seconds", "300"]
+        + ["--chunks", "60"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert bench.stderr is not None
+        for line in bench.stderr:  # the load starts once the app is ready
+            if "clients for" in line:
+                break
+        else:
+            pytest.fail(f"the load bench ended before its load began (exit {bench.wait()})")
+        started = _descendants(bench.pid)
+        assert started, "the bench started no server process"
+        bench.terminate()
+        assert bench.wait(120) == 130
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in started if _running(pid)]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
