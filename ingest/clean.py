@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from assistant.sentences import split_sentences
 
@@ -48,10 +47,13 @@ def _shingles(key: str) -> frozenset[str]:
     return frozenset(" ".join(words[i : i + 3]) for i in range(len(words) - 2))
 
 
-@lru_cache(maxsize=8192)
-def _fingerprint(text: str) -> tuple[str, frozenset[str]]:
-    """A passage's normalised key and shingles. Cached: dedupe asks for the same paragraph up
-    to four times (repeat within, repeat across, then remembered for both)."""
+# A passage's normalised key and its shingles.
+Fingerprint = tuple[str, frozenset[str]]
+
+
+def fingerprint(text: str) -> Fingerprint:
+    """Computed once per passage by the caller: dedupe asks about a paragraph up to three times
+    (a repeat within its source, a repeat across sources, then remembered)."""
     key = _key(text)
     return key, _shingles(key)
 
@@ -72,9 +74,9 @@ class SeenPassages:
         self._shingles: list[tuple[frozenset[str], str]] = []
         self._index: dict[str, list[int]] = {}
 
-    def match(self, text: str) -> str | None:
+    def match(self, passage: Fingerprint) -> str | None:
         """The label of a passage this one repeats, or None."""
-        key, shingles = _fingerprint(text)
+        key, shingles = passage
         if key in self._exact:
             return self._exact[key]
         counts: dict[int, int] = {}
@@ -89,8 +91,8 @@ class SeenPassages:
                     return label
         return None
 
-    def add(self, text: str, label: str) -> None:
-        key, shingles = _fingerprint(text)
+    def add(self, passage: Fingerprint, label: str) -> None:
+        key, shingles = passage
         self._exact.setdefault(key, label)
         idx = len(self._shingles)
         self._shingles.append((shingles, label))
@@ -117,27 +119,29 @@ def dedupe_source(text: str, source_id: str, across: SeenPassages) -> DedupeResu
     result = DedupeResult(text="")
     kept_paragraphs: list[str] = []
     for paragraph in text.split("\n\n"):
+        paragraph_fp = fingerprint(paragraph)
         if len(paragraph.split()) >= MIN_DEDUPE_WORDS:
-            if within.match(paragraph):
+            if within.match(paragraph_fp):
                 result.removed_within += 1
                 continue
-            other = across.match(paragraph)
+            other = across.match(paragraph_fp)
             if other is not None:
                 result.removed_across.append((paragraph[:60], other))
                 continue
         pieces: list[list[str]] = [[]]
         for sentence in split_sentences(paragraph):
             s = sentence.text
-            if len(s.split()) >= MIN_DEDUPE_WORDS and within.match(s):
+            sentence_fp = fingerprint(s)
+            if len(s.split()) >= MIN_DEDUPE_WORDS and within.match(sentence_fp):
                 result.removed_within += 1
                 pieces.append([])
                 continue
-            within.add(s, source_id)
+            within.add(sentence_fp, source_id)
             pieces[-1].append(s)
-        within.add(paragraph, source_id)
+        within.add(paragraph_fp, source_id)
         kept_paragraphs.extend(" ".join(p) for p in pieces if p)
     for paragraph in kept_paragraphs:
         if len(paragraph.split()) >= MIN_DEDUPE_WORDS:
-            across.add(paragraph, source_id)
+            across.add(fingerprint(paragraph), source_id)
     result.text = "\n\n".join(kept_paragraphs)
     return result
