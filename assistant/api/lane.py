@@ -7,6 +7,9 @@ queued behind hundreds of those calls (a p50 of 8.9 s at 200 clients). The lane 
 of its own, triage calls that meet share one forward pass (`assistant.triage.batching`), and
 the embedder serves them ahead of answers (`PriorityLock`), so a crisis reply costs about one
 batch however busy the answers are.
+
+`admit` is the one place the answer routes triage and then rate-limit, in that order, so a
+crisis reply is never refused.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import anyio
+from fastapi import Request
 
 from assistant.api.gate import Disconnected, collect, in_thread
+from assistant.api.ratelimit import limit_question
 from assistant.models import Turn
 from assistant.pipeline import Pipeline
+from assistant.settings import Settings
 from assistant.triage import TriageResult
 
 # Calls in the lane at once. They mostly wait for their shared batch, so many are cheap, and
@@ -45,6 +51,22 @@ class FastLane:
     ) -> TriageResult:
         """The pipeline's triage of a question, off the event loop."""
         return await anyio.to_thread.run_sync(pipe.triage, question, history, limiter=self.threads)
+
+    async def admit(
+        self,
+        request: Request,
+        settings: Settings,
+        pipe: Pipeline,
+        question: str,
+        history: Sequence[Turn] = (),
+        session_id: str | None = None,
+    ) -> TriageResult:
+        """Triage a question, then count it against its client's rate limits, unless triage
+        chose a fixed reply: a crisis or emergency reply is never refused (a 429)."""
+        verdict = await self.triage(pipe, question, history)
+        if not verdict.fixed:
+            limit_question(request, settings, session_id)
+        return verdict
 
     async def collect(
         self, events: Iterator[tuple[str, dict[str, Any]]], disconnected: Disconnected

@@ -11,7 +11,6 @@ from assistant.api import sse
 from assistant.api.deps import GateDep, LaneDep, PipelineDep, SettingsDep
 from assistant.api.gate import BUSY_MESSAGE, collect
 from assistant.api.origins import channel_of, check_origin
-from assistant.api.ratelimit import limit_question
 from assistant.api.responses import ANSWER_ERRORS, STREAM_OK
 from assistant.limits import check_question
 from assistant.models import Answer, AnswerRequest
@@ -32,13 +31,12 @@ async def answer(
     lane: LaneDep,
 ) -> Answer:
     question = check_question(body.question, settings)
-    # Triage runs before, and outside, the answer gate: a crisis reply never waits.
-    verdict = await lane.triage(pipe, question, body.history)
     channel, session = channel_of(request, "api"), body.session_id
+    # Triage runs before, and outside, the answer gate: a crisis reply never waits.
+    verdict = await lane.admit(request, settings, pipe, question, body.history, session)
     events = pipe.events(question, body.history, verdict, channel=channel, session_id=session)
     if verdict.fixed:
         return Answer.model_validate(await lane.collect(events, request.is_disconnected))
-    limit_question(request, settings, session)  # after triage: a crisis reply is never limited
     # Waits on the event loop (a full queue: a 503 at once); only the answering takes a thread,
     # and a client that leaves, while waiting or answering, stops the work.
     async with gate.async_slot(request.is_disconnected):
@@ -61,9 +59,7 @@ async def answer_stream(
     lane: LaneDep,
 ) -> EventSourceResponse:
     question = check_question(body.question, settings)
-    verdict = await lane.triage(pipe, question, body.history)
-    if not verdict.fixed:
-        limit_question(request, settings, body.session_id)
+    verdict = await lane.admit(request, settings, pipe, question, body.history, body.session_id)
     events = (
         sse.event(name, data)
         for name, data in sse.guarded(

@@ -13,7 +13,6 @@ from assistant.api import sse
 from assistant.api.deps import GateDep, LaneDep, PipelineDep, SettingsDep
 from assistant.api.gate import BUSY_MESSAGE, collect
 from assistant.api.openai_compat import DONE, MODEL_ID, ChatRequest, completion, stream_chunks
-from assistant.api.ratelimit import limit_question
 from assistant.api.responses import CHAT_ERRORS, CHAT_OK, KEY_ERRORS
 from assistant.limits import check_question
 from assistant.models import Answer
@@ -36,9 +35,7 @@ async def chat_completions(
 ) -> Any:
     question = check_question(body.question(), settings)
     history = body.history()
-    verdict = await lane.triage(pipe, question, history)
-    if not verdict.fixed:  # after triage: a crisis reply is never rate-limited
-        limit_question(request, settings)
+    verdict = await lane.admit(request, settings, pipe, question, history)
     if body.stream:
         chunks = (
             sse.data_only(chunk)
