@@ -111,6 +111,13 @@ TRIAGE_KEYS = [
     "triage_p50_ms",
     "triage_p95_ms",
     "triage_to_regex_p95_ratio",
+    "cold_history_messages",
+    "cold_history_p95_ms",
+    "forward_eager_p50_ms",
+    "forward_eager_p95_ms",
+    "forward_traced_p50_ms",
+    "forward_traced_p95_ms",
+    "traced_to_eager_p95_ratio",
     "train_s",
 ]
 
@@ -126,6 +133,8 @@ def test_triage_bench(tmp_path: Path) -> None:
     _check_numeric(figures, TRIAGE_KEYS)
     assert figures["messages"] >= 150
     assert figures["triage_p95_ms"] >= figures["regex_p95_ms"]
+    assert figures["cold_history_messages"] >= 10  # the multi-turn messages
+    assert figures["forward_traced_p50_ms"] > 0 and figures["forward_eager_p50_ms"] > 0
 
 
 def test_an_installation_without_the_checkout_says_so(tmp_path: Path) -> None:

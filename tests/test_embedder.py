@@ -1,4 +1,4 @@
-"""The embedder: its one-text path and its pieces give the vectors of a plain encode()."""
+"""The embedder: its one-text path (traced) and its pieces give the vectors of a plain encode()."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def test_one_text_at_a_time_matches_the_batch_path() -> None:
     single = np.vstack([embedder.encode([t]) for t in TEXTS])
     assert single.dtype == np.float32 and single.shape == batch.shape
     np.testing.assert_allclose(single, batch, atol=1e-5)
+    # A few texts at once go one by one through the same (traced) path: the same vectors.
+    np.testing.assert_allclose(embedder.encode(TEXTS, urgent=True), batch, atol=1e-5)
 
 
 def test_ordinary_calls_in_pieces_match_one_whole_batch() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,9 @@ CACHE_SIZE = 20_000
 # Texts an ordinary (not urgent) call encodes while holding the model: between such pieces an
 # urgent caller (triage) gets the model, so it waits for one piece, not for a whole answer.
 ORDINARY_PIECE = 8
+# Calls of up to this many texts (a message and its earlier turns) take the one-text path for
+# each: unpadded and traced, it beats a padded batch through encode() at this size.
+ONE_BY_ONE = 4
 
 
 class PriorityLock:
@@ -102,11 +106,11 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1 and self._direct is not None and not show_progress:
-            # One question at a time is the hot path (triage, retrieval): skip encode()'s
+        if len(texts) <= ONE_BY_ONE and self._direct is not None and not show_progress:
+            # A question at a time is the hot path (triage, retrieval): skip encode()'s
             # batching machinery, which costs about a third of a short query's time.
             with self._lock.hold(urgent):
-                return self._direct(texts[0])
+                return np.vstack([self._direct(text) for text in texts])
         step = len(texts) if urgent or whole or show_progress else ORDINARY_PIECE
         pieces = []
         for start in range(0, len(texts), step):
@@ -146,6 +150,11 @@ class Embedder:
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
 
+    def clear_cache(self) -> None:
+        """Forget every cached sentence vector (benchmarks measure texts as if never seen)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query."""
         return self.encode([text])[0]
@@ -162,21 +171,80 @@ def _direct_mean_pooling(model: Any) -> Callable[[str], np.ndarray] | None:
         return None
     import torch
 
-    tokenizer, network = model.tokenizer, modules[0].auto_model
+    tokenizer = model.tokenizer
     max_length = int(model.max_seq_length or 256)
+    network = _traced(mean_pooled(modules[0].auto_model), tokenizer)
 
     def encode_one(text: str) -> np.ndarray:
         with torch.inference_mode():
             features = tokenizer(
                 [text], return_tensors="pt", truncation=True, max_length=max_length, padding=True
             )
-            tokens = network(**features).last_hidden_state
-            mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            pooled = network(features["input_ids"], features["attention_mask"])
         return pooled.numpy().astype(np.float32)
 
     return encode_one
+
+
+def mean_pooled(network: Any) -> Any:
+    """`network` followed by mean pooling over the mask and L2 normalisation, as one module,
+    so that the whole one-text path can be traced."""
+    import torch
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            tokens = self.network(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return MeanPooled().eval()
+
+
+# The text the one-text path is traced on, and texts of other lengths on which the trace must
+# then give the eager network's vectors.
+_TRACE_EXAMPLE = "a text of a few words to trace the network with"
+_TRACE_PROBES = (
+    "pain",
+    "Did the mice recover once the antibodies from people with fibromyalgia had cleared?",
+)
+
+
+def _traced(pooled: Any, tokenizer: Any) -> Any:
+    """`pooled` compiled by tracing one text, or `pooled` itself if that fails or differs.
+
+    A single text has no padding, so its path through the network is the same for any length;
+    tracing removes the per-module Python overhead that dominates a short text's forward pass
+    on a small CPU (about a third of it here; docs/BENCHMARKS.md). The trace is checked against
+    the eager network on texts of other lengths before it is used.
+    """
+    import warnings
+
+    import torch
+
+    def inputs(text: str) -> tuple[Any, Any]:
+        features = tokenizer([text], return_tensors="pt")
+        return features["input_ids"], features["attention_mask"]
+
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the branches it fixes
+            traced = torch.jit.trace(pooled, inputs(_TRACE_EXAMPLE), check_trace=False)
+            for probe in _TRACE_PROBES:
+                if not torch.allclose(traced(*inputs(probe)), pooled(*inputs(probe)), atol=1e-5):
+                    raise ValueError(f"traced vectors differ on {probe!r}")
+    except Exception as exc:  # any failure leaves the eager network, which is always right
+        logging.getLogger("fibro.embedder").warning(
+            "one-text embedding path not traced (slower, same vectors): %s", exc
+        )
+        return pooled
+    return traced
 
 
 _shared: dict[Path | None, Embedder] = {}
