@@ -221,8 +221,12 @@ def _traced(pooled: Any, tokenizer: Any) -> Any:
 
     A single text has no padding, so its path through the network is the same for any length;
     tracing removes the per-module Python overhead that dominates a short text's forward pass
-    on a small CPU (about a third of it here; docs/BENCHMARKS.md). The trace is checked against
-    the eager network on texts of other lengths before it is used.
+    on a small CPU (about a fifth to a quarter of it here: `fibro bench triage`). The trace is
+    checked against the eager network on texts of other lengths before it is used.
+
+    `torch.jit.trace` is deprecated in favour of `torch.export`, whose exported module runs the
+    same graph op by op from Python and was no faster here; if a later torch drops tracing,
+    this falls back to eager with a warning, not an error.
     """
     import warnings
 
