@@ -27,7 +27,12 @@ from typing import Any
 
 from assistant.models import Route, Turn
 from assistant.triage import Prediction, SafetyClassifier, triage
-from assistant.triage.classifier import Utterance, embed_with_cache, load_utterances
+from assistant.triage.classifier import (
+    TRIAGE_LAYER,
+    Utterance,
+    embed_with_cache,
+    load_utterances,
+)
 
 UNSEEN = Path(__file__).parent / "triage" / "unseen.jsonl"
 SAFETY = frozenset({Route.crisis.value, Route.emergency.value})
@@ -109,7 +114,7 @@ def cross_validate(
     texts = [u.text for u in items]
     # Embed once through the cache; the fold classifiers then read vectors from the embedder.
     vectors = embed_with_cache(embedder, texts, cache_dir)
-    embedder.prime_cache(texts, vectors)
+    embedder.prime_cache(texts, vectors, layer=TRIAGE_LAYER)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=20210701)
     scores = Scores()
     labels = [u.label for u in items]

@@ -33,3 +33,37 @@ def test_ordinary_calls_in_pieces_match_one_whole_batch() -> None:
     assert pieces.shape == whole.shape == (37, embedder.dimension)
     np.testing.assert_allclose(pieces, whole, atol=1e-5)
     np.testing.assert_allclose(urgent, whole, atol=1e-5)
+
+
+def test_an_earlier_layer_comes_from_the_same_pass_as_the_model_cut_there() -> None:
+    """`encode_layers` reads layer 3 of the model's own pass: the vectors of the same network
+    cut after three layers, one text or several at a time, and the usual vectors beside them."""
+    import pytest
+
+    from assistant.errors import EmbedderError
+    from assistant.index.embedder import Embedder
+
+    embedder = get_embedder()
+    texts = [*TEXTS, "yes, tonight", "what helps with sleep in fibromyalgia?", "ok"]
+    last, early = embedder.encode_layers(texts, 3, whole=True)
+    one_last, one_early = embedder.encode_layers(texts[:3], 3)
+    cut = Embedder(embedder.path)
+    encoder = cut.model[0].auto_model.encoder
+    encoder.layer = encoder.layer[:3]
+    expected = cut.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+    np.testing.assert_allclose(early, expected, atol=1e-5)
+    np.testing.assert_allclose(one_early, expected[:3], atol=1e-5)
+    np.testing.assert_allclose(last, embedder.encode(texts, whole=True), atol=1e-5)
+    np.testing.assert_allclose(one_last, last[:3], atol=1e-5)
+    assert float(np.max(np.sum(early * last, axis=1))) < 0.95  # a different representation
+
+    # Through the cache: both halves, and the usual half serves ordinary callers as well.
+    embedder.clear_cache()
+    rows = embedder.encode_cached(texts[:2], layer=3)
+    assert rows.shape == (2, 2 * embedder.dimension)
+    np.testing.assert_allclose(rows[:, embedder.dimension :], early[:2], atol=1e-5)
+    np.testing.assert_allclose(embedder.encode_cached(texts[:2]), last[:2], atol=1e-5)
+
+    with pytest.raises(EmbedderError, match="Cannot read layer 6"):
+        embedder.encode_layers(texts, 6)

@@ -16,6 +16,7 @@ from assistant.triage import SafetyClassifier, triage
 from assistant.triage.classifier import (
     LABELS,
     SHIPPED_VECTORS,
+    TRIAGE_LAYER,
     load_or_train,
     load_utterances,
     vectors_key,
@@ -75,7 +76,13 @@ def test_shipped_vectors_match_the_utterances(corpus_pipeline, utterances) -> No
     key = vectors_key(corpus_pipeline.embedder, [u.text for u in utterances])
     with np.load(SHIPPED_VECTORS) as data:
         assert str(data["key"]) == key, "stale: run python -m assistant.triage.build"
-        assert data["vectors"].shape == (len(utterances), corpus_pipeline.embedder.dimension)
+        shipped = data["vectors"].astype(np.float32)
+    embedder = corpus_pipeline.embedder
+    assert shipped.shape == (len(utterances), 2 * embedder.dimension)
+    # The last layer's vector, then TRIAGE_LAYER's, as the live path computes them.
+    rows = [0, len(utterances) // 2, len(utterances) - 1]
+    last, early = embedder.encode_layers([utterances[i].text for i in rows], TRIAGE_LAYER)
+    np.testing.assert_allclose(shipped[rows], np.hstack([last, early]), atol=2e-3)
 
 
 # ---- held-out measurement -------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,8 +85,10 @@ class Embedder:
         # encode() is not re-entrant across threads on one model; the API runs it in a pool,
         # and triage (urgent) must get the model ahead of answers.
         self._lock = PriorityLock()
-        self._direct = _direct_mean_pooling(self.model)
+        self._pooling = LayerPooling.of(self.model)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Earlier layers' vectors, by (layer, text), for callers that read them (triage).
+        self._layer_cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def encode(
@@ -106,11 +108,11 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) <= ONE_BY_ONE and self._direct is not None and not show_progress:
+        if len(texts) <= ONE_BY_ONE and self._pooling is not None and not show_progress:
             # A question at a time is the hot path (triage, retrieval): skip encode()'s
             # batching machinery, which costs about a third of a short query's time.
             with self._lock.hold(urgent):
-                return np.vstack([self._direct(text) for text in texts])
+                return np.vstack([self._pooling.one(text)[-1:] for text in texts])
         step = len(texts) if urgent or whole or show_progress else ORDINARY_PIECE
         pieces = []
         for start in range(0, len(texts), step):
@@ -126,69 +128,159 @@ class Embedder:
                 )
         return np.concatenate(pieces).astype(np.float32, copy=False)
 
-    def encode_cached(self, texts: Sequence[str], *, urgent: bool = False) -> np.ndarray:
-        """Embeddings of sentences through a bounded cache: passages recur across questions."""
-        with self._cache_lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            vectors = self.encode(missing, urgent=urgent)
-            with self._cache_lock:
-                for text, vec in zip(missing, vectors, strict=True):
-                    self._cache[text] = vec
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._cache_lock:
-            return np.stack([self._cache[t] for t in texts])
+    def encode_layers(
+        self, texts: Sequence[str], layer: int, *, urgent: bool = False, whole: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The usual vectors and, from the same forward pass, the mean-pooled output of
+        transformer layer `layer` (1 is the first), both L2-normalised.
 
-    def prime_cache(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Put vectors computed elsewhere (an on-disk cache) into the sentence cache."""
+        An earlier layer keeps more of a text's wording than the last one, which is tuned for
+        meaning; a classifier can read both for the price of one pass.
+        """
+        pooling = self._pooling
+        if pooling is None or not 1 <= layer < pooling.layers:
+            raise EmbedderError(
+                f"Cannot read layer {layer} of {self.path.name}: it needs a mean-pooled "
+                f"transformer with more than {layer} layers"
+            )
+        if not texts:
+            empty = np.zeros((0, self.dimension), dtype=np.float32)
+            return empty, empty.copy()
+        if len(texts) <= ONE_BY_ONE:
+            with self._lock.hold(urgent):
+                stacks = [pooling.one(text) for text in texts]
+            return np.vstack([s[-1] for s in stacks]), np.vstack([s[layer] for s in stacks])
+        # Texts of similar length share a batch, so little of it is padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = len(texts) if urgent or whole else ORDINARY_PIECE
+        last, early = [], []
+        for start in range(0, len(order), step):
+            piece = [texts[i] for i in order[start : start + step]]
+            with self._lock.hold(urgent):
+                for at in range(0, len(piece), 64):
+                    pooled = pooling.batch(piece[at : at + 64])
+                    last.append(pooled[-1])
+                    early.append(pooled[layer])
+        restore = np.argsort(order)
+        return np.concatenate(last)[restore], np.concatenate(early)[restore]
+
+    def encode_cached(
+        self, texts: Sequence[str], *, urgent: bool = False, layer: int | None = None
+    ) -> np.ndarray:
+        """Embeddings of sentences through a bounded cache: passages recur across questions.
+
+        With `layer`, each row is the usual vector followed by that layer's (`encode_layers`);
+        the usual half is cached for ordinary callers too, so a question triaged this way is
+        not embedded again for retrieval.
+        """
+        with self._cache_lock:
+            missing = [
+                t
+                for t in dict.fromkeys(texts)
+                if t not in self._cache
+                or (layer is not None and (layer, t) not in self._layer_cache)
+            ]
+        if missing:
+            if layer is None:
+                self._remember(missing, self.encode(missing, urgent=urgent), None)
+            else:
+                last, early = self.encode_layers(missing, layer, urgent=urgent)
+                self._remember(missing, np.hstack([last, early]), layer)
+        width = self.dimension * (1 if layer is None else 2)
+        if not texts:
+            return np.zeros((0, width), dtype=np.float32)
+        with self._cache_lock:
+            if layer is None:
+                return np.stack([self._cache[t] for t in texts])
+            return np.stack(
+                [np.concatenate([self._cache[t], self._layer_cache[(layer, t)]]) for t in texts]
+            )
+
+    def prime_cache(
+        self, texts: Sequence[str], vectors: np.ndarray, layer: int | None = None
+    ) -> None:
+        """Put vectors computed elsewhere (an on-disk cache) into the sentence cache; with
+        `layer`, rows as `encode_cached(..., layer=layer)` returns them."""
+        self._remember(texts, np.asarray(vectors, dtype=np.float32), layer)
+
+    def _remember(self, texts: Sequence[str], vectors: np.ndarray, layer: int | None) -> None:
         with self._cache_lock:
             for text, vector in zip(texts, vectors, strict=True):
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+                self._cache[text] = vector[: self.dimension]
+                if layer is not None:
+                    self._layer_cache[(layer, text)] = vector[self.dimension :]
+            for cache in (self._cache, self._layer_cache):
+                while len(cache) > CACHE_SIZE:
+                    cache.popitem(last=False)  # type: ignore[attr-defined]
 
     def clear_cache(self) -> None:
         """Forget every cached sentence vector (benchmarks measure texts as if never seen)."""
         with self._cache_lock:
             self._cache.clear()
+            self._layer_cache.clear()
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single query."""
         return self.encode([text])[0]
 
 
-def _direct_mean_pooling(model: Any) -> Callable[[str], np.ndarray] | None:
-    """A direct forward pass for one text, when the model is the common Transformer + mean
-    Pooling (+ Normalize) stack; None for any other architecture (those use encode())."""
-    modules = list(model)
-    names = [type(m).__name__ for m in modules]
-    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        return None
-    if getattr(modules[1], "pooling_mode", None) != "mean" or not hasattr(modules[0], "auto_model"):
-        return None
-    import torch
+class LayerPooling:
+    """Mean-pooled, L2-normalised vectors of every layer of a transformer, in one pass.
 
-    tokenizer = model.tokenizer
-    max_length = int(model.max_seq_length or 256)
-    network = _traced(mean_pooled(modules[0].auto_model), tokenizer)
+    Row -1 is the model's own sentence vector (what sentence-transformers returns for the
+    common Transformer + mean Pooling (+ Normalize) stack); row k is layer k's output (row 0
+    the token embeddings). One text goes through a traced copy of the network (no padding, so
+    the same path for any length); several go through the eager network with padding masked.
+    """
 
-    def encode_one(text: str) -> np.ndarray:
+    def __init__(self, tokenizer: Any, network: Any, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.layers = int(network.config.num_hidden_layers)  # rows: these and the embeddings
+        self.eager = mean_pooled(network)
+        self.traced = _traced(self.eager, tokenizer)
+
+    @classmethod
+    def of(cls, model: Any) -> LayerPooling | None:
+        """Pooling for a SentenceTransformer of the common mean-pooled shape, else None (those
+        models use their own encode())."""
+        modules = list(model)
+        names = [type(m).__name__ for m in modules]
+        if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        if getattr(modules[1], "pooling_mode", None) != "mean" or not hasattr(
+            modules[0], "auto_model"
+        ):
+            return None
+        return cls(model.tokenizer, modules[0].auto_model, int(model.max_seq_length or 256))
+
+    def one(self, text: str) -> np.ndarray:
+        """(layers, dimension) for one text."""
+        return self._run(self.traced, [text])[:, 0]
+
+    def batch(self, texts: Sequence[str]) -> np.ndarray:
+        """(layers, texts, dimension)."""
+        return self._run(self.eager, texts)
+
+    def _run(self, network: Any, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            features = tokenizer(
-                [text], return_tensors="pt", truncation=True, max_length=max_length, padding=True
+            features = self.tokenizer(
+                list(texts),
+                return_tensors="pt",
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
             )
             pooled = network(features["input_ids"], features["attention_mask"])
         return pooled.numpy().astype(np.float32)
 
-    return encode_one
-
 
 def mean_pooled(network: Any) -> Any:
-    """`network` followed by mean pooling over the mask and L2 normalisation, as one module,
-    so that the whole one-text path can be traced."""
+    """`network` followed by mean pooling of every layer's output over the mask and L2
+    normalisation, as one module returning (layers, batch, dimension), so that the whole
+    one-text path can be traced."""
     import torch
 
     class MeanPooled(torch.nn.Module):
@@ -197,12 +289,13 @@ def mean_pooled(network: Any) -> Any:
             self.network = network
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            tokens = self.network(
-                input_ids=input_ids, attention_mask=attention_mask
-            ).last_hidden_state
+            states = self.network(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+            ).hidden_states
+            tokens = torch.stack(states)  # (layers, batch, tokens, dimension)
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            pooled = (tokens * mask).sum(2) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=-1)
 
     return MeanPooled().eval()
 

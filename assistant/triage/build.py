@@ -2,7 +2,7 @@
 
     python -m assistant.triage.build
 
-Without it the service still works: it embeds the changed set once at start-up (about 25 s on
+Without it the service still works: it embeds the changed set once at start-up (about 90 s on
 2 cores) and caches the result in the data folder. A test fails while the shipped file is stale.
 """
 

@@ -1,9 +1,10 @@
 """Semantic triage layer: a classifier trained on our own labelled utterances.
 
 Regexes catch the phrasings someone thought of; this layer is there for the ones nobody did.
-Features are the sentence embedding the service already computes (all-MiniLM-L6-v2) joined with
-character n-grams (which carry typos, slang and Spanish that the English embedding model reads
-poorly). A multinomial logistic regression over them is deterministic and trains in about a
+Features are the sentence embedding the service already computes (all-MiniLM-L6-v2), the
+mean-pooled output of one of its earlier layers from the same forward pass (`TRIAGE_LAYER`: it
+keeps more of the wording, which grouped cross-validation found telling), and character n-grams
+(which carry typos, slang and Spanish that the English embedding model reads poorly). A multinomial logistic regression over them is deterministic and trains in about a
 second, so it is trained at start-up from `utterances/*.jsonl`; the utterance embeddings are
 cached on disk keyed by the model and the texts, so only a changed data set is re-embedded.
 
@@ -37,6 +38,10 @@ UTTERANCES_DIR = Path(__file__).parent / "utterances"
 # Embeddings of the utterances, shipped so that start-up trains in a second instead of embedding
 # thousands of texts; keyed by model and texts, so a stale file is simply not used.
 SHIPPED_VECTORS = Path(__file__).parent / "utterance-vectors.npz"
+
+# The earlier layer of the embedding model whose pooled output joins the sentence vector. Grouped
+# cross-validation (docs/SAFETY.md) chose it; the pass is the one the question needs anyway.
+TRIAGE_LAYER = 3
 
 LABELS: tuple[str, ...] = (
     "crisis_self",
@@ -184,7 +189,8 @@ class Featuriser:
 
     def transform(self, texts: Sequence[str]) -> Any:
         # Urgent: triage must not wait behind answers embedding their passages.
-        return self.join(texts, self.embedder.encode_cached(list(texts), urgent=True))
+        vectors = self.embedder.encode_cached(list(texts), urgent=True, layer=TRIAGE_LAYER)
+        return self.join(texts, vectors)
 
 
 def fit_model(features: Any, labels: Sequence[str]) -> Any:
@@ -256,19 +262,21 @@ def embed_with_cache(
 
     Read from the artefact shipped beside the utterances when the same model embedded the same
     texts (rebuild it with ``python -m assistant.triage.build``), else from `cache_dir`, else
-    computed (about 25 s on 2 cores) and written to `cache_dir`.
+    computed (about 90 s on 2 cores) and written to `cache_dir`.
     """
     key = vectors_key(embedder, texts)
-    shipped = _read_vectors(SHIPPED_VECTORS, key, len(texts), embedder.dimension)
+    width = 2 * embedder.dimension  # the last layer's vector, then TRIAGE_LAYER's
+    shipped = _read_vectors(SHIPPED_VECTORS, key, len(texts), width)
     if shipped is not None:
         return shipped
     path = cache_dir / f"triage-utterances-{key}.npz" if cache_dir else None
-    cached = _read_vectors(path, key, len(texts), embedder.dimension) if path else None
+    cached = _read_vectors(path, key, len(texts), width) if path else None
     if cached is not None:
         return cached
     log.info("embedding %d triage utterances (cached afterwards)", len(texts))
+    last, early = embedder.encode_layers(list(texts), TRIAGE_LAYER, whole=True)
     # Stored and used at half precision, so a fresh build and a cached one train identically.
-    vectors = embedder.encode(list(texts), batch_size=128, whole=True).astype(np.float16)
+    vectors = np.hstack([last, early]).astype(np.float16)
     if path is not None:
         try:
             write_vectors(path, key, vectors)
@@ -294,12 +302,12 @@ def _prune(kept: Path, pattern: str) -> None:
             old.unlink(missing_ok=True)
 
 
-def _read_vectors(path: Path | None, key: str, rows: int, dimension: int) -> np.ndarray | None:
+def _read_vectors(path: Path | None, key: str, rows: int, width: int) -> np.ndarray | None:
     if path is None or not path.is_file():
         return None
     try:
         with np.load(path) as data:
-            if str(data["key"]) != key or data["vectors"].shape != (rows, dimension):
+            if str(data["key"]) != key or data["vectors"].shape != (rows, width):
                 return None
             return data["vectors"].astype(np.float32)
     except (OSError, ValueError, KeyError):
@@ -308,7 +316,8 @@ def _read_vectors(path: Path | None, key: str, rows: int, dimension: int) -> np.
 
 
 def vectors_key(embedder: Embedder, texts: Iterable[str]) -> str:
-    digest = hashlib.sha256(str(embedder.path.name).encode())
+    """A short digest of the model, the layer read and the texts: which vectors a file holds."""
+    digest = hashlib.sha256(f"{embedder.path.name}+layer{TRIAGE_LAYER}".encode())
     for text in texts:
         digest.update(text.encode("utf-8"))
         digest.update(b"\0")
