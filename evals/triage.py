@@ -9,6 +9,10 @@ Two measurements, reported separately:
    message is scored.
 2. **The unseen set** (``evals/triage/unseen.jsonl``): messages written before the classifier
    was trained, by someone who had not seen the utterances or the rules, and never tuned on.
+3. **The conversation set** (``evals/triage/conversations.jsonl``): multi-turn conversations
+   whose newest message is judged with its earlier turns. Cross-validation has no conversations
+   in it, so this is where the follow-up rule (``decide.py``) is calibrated: a development set,
+   tuned on, and reported as such.
 
 Targets (issue 8): crisis + emergency recall on unseen messages >= 0.98, advice-boundary recall
 >= 0.95, false fires on ordinary questions <= 2%.
@@ -35,6 +39,7 @@ from assistant.triage.classifier import (
 )
 
 UNSEEN = Path(__file__).parent / "triage" / "unseen.jsonl"
+CONVERSATIONS = Path(__file__).parent / "triage" / "conversations.jsonl"
 SAFETY = frozenset({Route.crisis.value, Route.emergency.value})
 # Routes that count as a false fire when an ordinary question gets them.
 FIRES = frozenset({Route.crisis.value, Route.emergency.value, Route.advice_boundary.value})
@@ -189,7 +194,8 @@ def load_unseen(path: Path = UNSEEN) -> list[dict[str, Any]]:
 
 
 def evaluate_unseen(classifier: SafetyClassifier, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Route every unseen message (with its conversation) and score it against `expected`."""
+    """Route every message of a set (with its conversation) and score it against `expected`:
+    the unseen set, or the conversation set."""
     scores = Scores()
     for row in rows:
         history = [Turn(**t) for t in row.get("history") or []]
@@ -224,6 +230,12 @@ def add_triage_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--unseen", type=Path, default=UNSEEN, help="unseen set (JSONL)")
     p.add_argument(
+        "--conversations",
+        type=Path,
+        default=CONVERSATIONS,
+        help="multi-turn development set (JSONL)",
+    )
+    p.add_argument(
         "--report", type=Path, dest="triage_report", help="write the full report (with misses)"
     )
     p.add_argument("--show-misses", action="store_true", help="print missed messages")
@@ -242,11 +254,17 @@ def run_triage_eval(args: argparse.Namespace) -> int:
     cv = cross_validate(embedder, utterances, args.folds, cache_dir)
     classifier = SafetyClassifier.train(embedder, utterances, cache_dir=cache_dir)
     unseen = evaluate_unseen(classifier, load_unseen(args.unseen))
-    for name, report in (("grouped cross-validation", cv), ("unseen set", unseen)):
+    conversations = evaluate_unseen(classifier, load_unseen(args.conversations))
+    for name, report in (
+        ("grouped cross-validation", cv),
+        ("unseen set", unseen),
+        ("conversations (development set, tuned on)", conversations),
+    ):
         _print(name, report, args.show_misses)
     if args.triage_report:
         args.triage_report.parent.mkdir(parents=True, exist_ok=True)
-        args.triage_report.write_text(json.dumps({"cv": cv, "unseen": unseen}, indent=2) + "\n")
+        reports = {"cv": cv, "unseen": unseen, "conversations": conversations}
+        args.triage_report.write_text(json.dumps(reports, indent=2) + "\n")
     return 0 if all(meets_targets(unseen).values()) else 1
 
 

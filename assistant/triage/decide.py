@@ -94,8 +94,9 @@ def _walk(
         return TriageResult(Route.crisis, f"crisis:{reason}", False, question)
     if pred is not None and pred.crisis >= thresholds.crisis:
         return TriageResult(Route.crisis, _classifier_crisis_reason(pred), False, question)
-    if history_crisis(norm, history) or _conversation_crisis(
-        norm, pred, prior, prior_preds, thresholds
+    if not takes_up_care(norm, pred, thresholds) and (
+        history_crisis(norm, history)
+        or _conversation_crisis(norm, pred, prior, prior_preds, thresholds)
     ):
         return TriageResult(Route.crisis, "crisis:history", False, question)
 
@@ -144,6 +145,24 @@ def _walk(
         care_note(cleaned_norm),
         distress,
     )
+
+
+def takes_up_care(norm: str, pred: Prediction | None, thresholds: Thresholds) -> bool:
+    """Whether a follow-up after a crisis turn turns to fibromyalgia care: more than a few
+    words in the vocabulary of pain, symptoms, treatment or research, which the classifier reads
+    below the distress line and below the emergency threshold.
+
+    Such a message leaves the crisis route for an answer or the advice redirect. A change of
+    subject to anything else (errands, affairs, a pharmacy's opening hours) keeps the crisis
+    route, as does a short reply or anything the classifier reads as distress. Calibrated on the
+    conversation set (evals/triage/conversations.jsonl; docs/SAFETY.md): without it, a fifth of
+    the ordinary follow-ups there got the crisis reply.
+    """
+    if len(norm.split()) <= VERY_SHORT_FOLLOWUP_WORDS or not in_scope(norm):
+        return False
+    if pred is None:  # without the classifier, nothing reads the follow-up's own distress
+        return False
+    return pred.crisis < thresholds.distress and pred.emergency < thresholds.emergency
 
 
 def _prior_user_turns(history: Sequence[Turn]) -> list[str]:
