@@ -3,10 +3,12 @@
 Regexes catch the phrasings someone thought of; this layer is there for the ones nobody did.
 Features are the sentence embedding the service already computes (all-MiniLM-L6-v2), the
 mean-pooled output of one of its earlier layers from the same forward pass (`TRIAGE_LAYER`: it
-keeps more of the wording, which grouped cross-validation found telling), and character n-grams
-(which carry typos, slang and Spanish that the English embedding model reads poorly). A multinomial logistic regression over them is deterministic and trains in about a
-second, so it is trained at start-up from `utterances/*.jsonl`; the utterance embeddings are
-cached on disk keyed by the model and the texts, so only a changed data set is re-embedded.
+keeps more of the wording, which grouped cross-validation found telling), and character and
+word n-grams (which carry typos, slang and Spanish that the English embedding model reads
+poorly). A multinomial logistic regression over them is deterministic and fits in a quarter of a
+minute on 2 cores, so it is trained on first start from `utterances/*.jsonl` and kept in the data
+folder; the utterance embeddings ship beside the utterances, keyed by the model, the layer and
+the texts, so only a changed data set is re-embedded.
 
 Decision thresholds are chosen for recall on the safety classes from grouped cross-validation
 (`python -m assistant.triage.train`); see docs/SAFETY.md for the figures.
