@@ -111,8 +111,7 @@ class Embedder:
         if len(texts) <= ONE_BY_ONE and self._pooling is not None and not show_progress:
             # A question at a time is the hot path (triage, retrieval): skip encode()'s
             # batching machinery, which costs about a third of a short query's time.
-            with self._lock.hold(urgent):
-                return np.vstack([self._pooling.one(text)[-1:] for text in texts])
+            return np.vstack([layers[-1] for layers in self._one_by_one(texts, urgent)])
         step = len(texts) if urgent or whole or show_progress else ORDINARY_PIECE
         pieces = []
         for start in range(0, len(texts), step):
@@ -147,8 +146,7 @@ class Embedder:
             empty = np.zeros((0, self.dimension), dtype=np.float32)
             return empty, empty.copy()
         if len(texts) <= ONE_BY_ONE:
-            with self._lock.hold(urgent):
-                stacks = [pooling.one(text) for text in texts]
+            stacks = self._one_by_one(texts, urgent)
             return np.vstack([s[-1] for s in stacks]), np.vstack([s[layer] for s in stacks])
         # Texts of similar length share a batch, so little of it is padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -163,6 +161,12 @@ class Embedder:
                     early.append(pooled[layer])
         restore = np.argsort(order)
         return np.concatenate(last)[restore], np.concatenate(early)[restore]
+
+    def _one_by_one(self, texts: Sequence[str], urgent: bool) -> list[np.ndarray]:
+        """Every layer's vector of each text, through the traced one-text path."""
+        assert self._pooling is not None
+        with self._lock.hold(urgent):
+            return [self._pooling.one(text) for text in texts]
 
     def encode_cached(
         self, texts: Sequence[str], *, urgent: bool = False, layer: int | None = None

@@ -94,10 +94,10 @@ def _walk(
         return TriageResult(Route.crisis, f"crisis:{reason}", False, question)
     if pred is not None and pred.crisis >= thresholds.crisis:
         return TriageResult(Route.crisis, _classifier_crisis_reason(pred), False, question)
-    if not takes_up_care(norm, pred, thresholds) and (
+    if (
         history_crisis(norm, history)
         or _conversation_crisis(norm, pred, prior, prior_preds, thresholds)
-    ):
+    ) and not takes_up_care(norm, pred, thresholds):
         return TriageResult(Route.crisis, "crisis:history", False, question)
 
     # 2. Emergency (poisoning included).
